@@ -1,0 +1,37 @@
+# Two commands set everything up on a fresh machine:  make demo  and  make test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch==2.13.0 is a CPU build; pinning it keeps pip from pulling a multi-GB CUDA build.
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[diffusers,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p out
+	$(VENV)/bin/storyreel make storyreel/data/example_story.md -o out/demo.mp4 --project out/demo.storyreel --backend auto
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check storyreel tests bench
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check storyreel tests bench
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/render.py
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,41 @@
+"""The ImageBackend interface: a batch of requests in, one picture per request out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..types import ImageRequest
+
+# progress(fraction done of this batch); should_stop() -> True asks the backend to stop soon
+Progress = Callable[[float], None]
+ShouldStop = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class Defaults:
+    steps: int
+    guidance: float
+    width: int  # for a 9:16 picture; see stages.images.default_size
+    height: int
+    native: int  # the side the model was trained at (512, 768, 1024)
+
+
+class ImageBackend(ABC):
+    name: str = ""
+    #: what the candidates record as their model
+    model_id: str = ""
+
+    @abstractmethod
+    def defaults(self) -> Defaults: ...
+
+    @abstractmethod
+    def generate(
+        self, requests: list[ImageRequest], progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> list[Any]:
+        """Make one PIL image per request, in order. Same request, same image."""
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.model_id})" if self.model_id else self.name

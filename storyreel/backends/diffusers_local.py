@@ -1,0 +1,223 @@
+"""In-process Stable Diffusion with diffusers: SD 1.x, 2.x, SDXL and the Turbo models.
+
+A model is a local folder (diffusers layout), a single .safetensors/.ckpt file, or a hub id already in the
+Hugging Face cache (``storyreel models pull ID`` puts it there). fp16 on CUDA, fp32 on the CPU. All requests of
+a batch run in one pipeline call; each has its own seeded generator, so the same seed gives the same image.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendError, Cancelled, InputError, ModelNotFoundError
+from ..types import ImageRequest
+from .base import Defaults, ImageBackend, Progress, ShouldStop
+
+DEFAULT_MODEL = "stabilityai/sd-turbo"
+_SINGLE_FILE = (".safetensors", ".ckpt")
+
+
+def hub_cache_dir() -> Path:
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        return Path(HF_HUB_CACHE)
+    except ImportError:
+        return Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+
+
+def locate(model: str) -> tuple[str, Path]:
+    """Where the weights of ``model`` are: ("folder" | "file", path). Raises ModelNotFoundError."""
+    p = Path(model).expanduser()
+    if p.is_dir():
+        if (p / "model_index.json").exists():
+            return "folder", p
+        raise ModelNotFoundError(
+            f"{p} has no model_index.json, so it is not a diffusers model folder: give a diffusers folder or a "
+            "single .safetensors file, or use --backend sketch"
+        )
+    if p.is_file():
+        if p.suffix in _SINGLE_FILE:
+            return "file", p
+        raise ModelNotFoundError(f"{p} is not a .safetensors or .ckpt checkpoint: give a model file or folder")
+    if model.count("/") == 1 and not model.startswith((".", "/", "~")) and not model.endswith(_SINGLE_FILE):
+        snap = _cached_snapshot(model)
+        if snap is not None:
+            return "folder", snap
+        raise ModelNotFoundError(
+            f"model {model} is not downloaded (looked in {hub_cache_dir()}): run `storyreel models pull {model}` "
+            "while online, give --model FOLDER_OR_FILE, or use --backend sketch"
+        )
+    raise ModelNotFoundError(
+        f"model {model} not found (no such file or folder): give a diffusers folder, a .safetensors file or a "
+        "hub id such as stabilityai/sd-turbo, or use --backend sketch"
+    )
+
+
+def _cached_snapshot(repo_id: str) -> Path | None:
+    try:
+        from huggingface_hub import snapshot_download
+
+        path = Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception:  # not in the cache, or huggingface_hub missing
+        return None
+    return path if (path / "model_index.json").exists() else None
+
+
+def weights_available(model: str) -> tuple[bool, str]:
+    """For --backend auto: are the weights here, and if not, why not (one line)."""
+    try:
+        locate(model)
+    except ModelNotFoundError as err:
+        return False, str(err)
+    try:
+        import diffusers  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        return False, "torch and diffusers are not installed (pip install 'storyreel[diffusers]')"
+    return True, ""
+
+
+def _family(kind: str, path: Path) -> str:
+    if kind == "folder":
+        index = json.loads((path / "model_index.json").read_text())
+        cls = index.get("_class_name", "")
+        return "sdxl" if "XL" in cls else "sd"
+    return "sdxl" if path.stat().st_size > 5_000_000_000 or "xl" in path.name.lower() else "sd"
+
+
+class DiffusersBackend(ImageBackend):
+    name = "diffusers"
+
+    def __init__(self, model: str | None = None, device: str | None = None, **_: object) -> None:
+        self.model = model or DEFAULT_MODEL
+        self.kind, self.path = locate(self.model)
+        self.family = _family(self.kind, self.path)
+        self.model_id = self.model
+        self._device = device
+        self._pipe: Any = None
+
+    def defaults(self) -> Defaults:
+        turbo = "turbo" in self.model.lower()
+        if self.family == "sdxl":
+            return Defaults(
+                steps=1 if turbo else 30, guidance=0.0 if turbo else 6.0, width=768, height=1344, native=1024
+            )
+        native = 512
+        try:
+            cfg = json.loads((self.path / "unet" / "config.json").read_text()) if self.kind == "folder" else {}
+            vae_cfg = json.loads((self.path / "vae" / "config.json").read_text()) if self.kind == "folder" else {}
+            if cfg.get("sample_size"):
+                native = int(cfg["sample_size"]) * 2 ** (len(vae_cfg.get("block_out_channels", [1, 1, 1, 1])) - 1)
+        except (OSError, ValueError):
+            pass
+        # 9:16, rounded to multiples of 64, about the model's native area
+        w = max(64, round(native * 0.75 / 64) * 64)
+        h = max(64, round(native * 1.333 / 64) * 64)
+        return Defaults(steps=1 if turbo else 25, guidance=0.0 if turbo else 7.0, width=w, height=h, native=native)
+
+    def _load(self) -> Any:
+        if self._pipe is not None:
+            return self._pipe
+        try:
+            import torch
+            from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+        except ImportError:
+            raise InputError(
+                "the diffusers backend needs torch and diffusers: run `pip install 'storyreel[diffusers]'` "
+                "or use --backend sketch"
+            ) from None
+        device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        cls = StableDiffusionXLPipeline if self.family == "sdxl" else StableDiffusionPipeline
+        try:
+            if self.kind == "folder":
+                kwargs: dict[str, Any] = {"torch_dtype": dtype}
+                if self.family == "sd":
+                    kwargs.update(safety_checker=None, requires_safety_checker=False)
+                pipe = cls.from_pretrained(self.path, local_files_only=True, **kwargs)
+            else:
+                pipe = cls.from_single_file(str(self.path), torch_dtype=dtype, local_files_only=True)
+        except (OSError, ValueError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ModelNotFoundError(
+                f"cannot load model {self.model} from {self.path}: {first[:200]}; "
+                "for a single file the matching base config must be in the Hugging Face cache "
+                f"(`storyreel models pull` the base model), or use --backend sketch"
+            ) from None
+        pipe = pipe.to(device)
+        pipe.set_progress_bar_config(disable=True)
+        self._device = device
+        self._pipe = pipe
+        return pipe
+
+    def generate(
+        self, requests: list[ImageRequest], progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> list[Any]:
+        if not requests:
+            return []
+        first = requests[0]
+        shared = (first.steps, first.guidance, first.width, first.height)
+        if any((r.steps, r.guidance, r.width, r.height) != shared for r in requests):
+            raise ValueError("a batch must share steps, guidance and size")
+        for r in requests:
+            if r.width % 8 or r.height % 8:
+                raise InputError(f"image size {r.width}x{r.height} must be multiples of 8: use e.g. --size 512x896")
+        import torch
+
+        pipe = self._load()
+        stopped = False
+
+        def on_step(p: Any, step: int, timestep: Any, kwargs: dict) -> dict:
+            nonlocal stopped
+            if progress:
+                progress((step + 1) / first.steps)
+            if should_stop and should_stop():
+                p._interrupt = True
+                stopped = True
+            return kwargs
+
+        # generators on the CPU, so a seed makes the same image on any device
+        generators = [torch.Generator("cpu").manual_seed(r.seed) for r in requests]
+        try:
+            with torch.inference_mode():
+                result = pipe(
+                    prompt=[r.prompt for r in requests],
+                    negative_prompt=[r.negative for r in requests] if first.guidance > 1 else None,
+                    num_inference_steps=first.steps,
+                    guidance_scale=first.guidance,
+                    width=first.width,
+                    height=first.height,
+                    generator=generators,
+                    callback_on_step_end=on_step,
+                )
+        except torch.cuda.OutOfMemoryError:
+            raise BackendError(
+                "the GPU ran out of memory: use fewer --candidates, a smaller --size, or a smaller model"
+            ) from None
+        if stopped:
+            raise Cancelled("generation stopped; finished candidates are kept")
+        return list(result.images)
+
+
+def pull(model: str) -> Path:
+    """Download a hub model into the Hugging Face cache (with a progress bar)."""
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise InputError("downloading needs huggingface_hub: run `pip install 'storyreel[diffusers]'`") from None
+    try:
+        path = snapshot_download(
+            model,
+            allow_patterns=["*.json", "*.txt", "*.model", "**/*.safetensors", "*.safetensors"],
+            ignore_patterns=["*.fp16.*", "*ema*", "*.ckpt", "*.bin"] if not model.endswith("fp16") else None,
+        )
+    except Exception as err:  # network errors, unknown repo, gated repo
+        raise ModelNotFoundError(
+            f"cannot download {model}: {type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}; "
+            "check the id and your connection, or copy a model folder here and pass --model FOLDER"
+        ) from None
+    return Path(path)

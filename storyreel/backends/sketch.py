@@ -1,0 +1,82 @@
+"""Storyboard cards drawn with Pillow: check a whole video's timing, narration and captions without a model."""
+
+from __future__ import annotations
+
+import hashlib
+import textwrap
+from functools import cache
+
+from PIL import Image, ImageDraw, ImageFont
+
+from ..types import ImageRequest
+from .base import Defaults, ImageBackend, Progress, ShouldStop
+
+
+@cache
+def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+    import font_roboto
+
+    name = "RobotoBold" if bold else "Roboto"
+    return ImageFont.truetype(font_roboto.font_files[name], size)
+
+
+def _palette(seed: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    h = hashlib.sha256(str(seed).encode()).digest()
+    top = (40 + h[0] % 60, 40 + h[1] % 60, 60 + h[2] % 80)
+    bottom = (h[3] % 40, h[4] % 40, 20 + h[5] % 50)
+    return top, bottom
+
+
+class SketchBackend(ImageBackend):
+    name = "sketch"
+    model_id = "sketch"
+
+    def __init__(self, model: str | None = None, **_: object) -> None:
+        pass
+
+    def defaults(self) -> Defaults:
+        return Defaults(steps=1, guidance=0.0, width=576, height=1024, native=576)
+
+    def generate(
+        self, requests: list[ImageRequest], progress: Progress | None = None, should_stop: ShouldStop | None = None
+    ) -> list[Image.Image]:
+        out = []
+        for i, req in enumerate(requests):
+            out.append(self.card(req))
+            if progress:
+                progress((i + 1) / len(requests))
+        return out
+
+    def card(self, req: ImageRequest) -> Image.Image:
+        w, h = req.width, req.height
+        top, bottom = _palette(req.seed)
+        img = Image.new("RGB", (w, h))
+        draw = ImageDraw.Draw(img)
+        for y in range(h):  # a vertical gradient, different for every seed
+            t = y / max(1, h - 1)
+            draw.line([(0, y), (w, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+        unit = max(8, min(w, h) // 18)
+        pad = max(unit, int(w * 0.1))  # clear of what the Ken Burns motion crops
+        big, small = font(int(unit * 2.2), bold=True), font(unit)
+        draw.text((pad, pad), f"Scene {req.scene}", font=big, fill=(255, 255, 255))
+        y = pad + int(unit * 3)
+        names = ", ".join(n for n, _ in req.characters)
+        if names:
+            draw.text((pad, y), names, font=font(unit, bold=True), fill=(255, 214, 102))
+            y += int(unit * 1.6)
+        # the prompt, with each character's words in yellow
+        marked = {p.strip() for _, words in req.characters for p in words.split(",") if p.strip()}
+        cols = max(10, int((w - 2 * pad) / (unit * 0.5)))
+        pieces = [p.strip() for p in req.prompt.split(", ") if p.strip()]
+        for piece in pieces:
+            colour = (255, 214, 102) if piece in marked else (235, 235, 235)
+            for line in textwrap.wrap(piece, cols):
+                if y > h - 3 * unit:
+                    break
+                draw.text((pad, y), line, font=small, fill=colour)
+                y += int(unit * 1.25)
+        draw.text((pad, h - pad - unit), f"seed {req.seed}", font=small, fill=(200, 200, 200))
+        label = "sketch"
+        lw = draw.textlength(label, font=font(unit, bold=True))
+        draw.text((w - pad - lw, h - pad - unit), label, font=font(unit, bold=True), fill=(255, 120, 120))
+        return img

@@ -1,0 +1,281 @@
+"""The storyreel command line: everything headless. Each command calls the public pipeline functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import pipeline
+from .errors import StoryreelError
+from .pipeline import Options
+
+app = typer.Typer(
+    help="Turn a story into a narrated vertical video of Stable Diffusion pictures whose characters keep their look.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Stable Diffusion models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+err = Console(stderr=True)
+out = Console()
+
+STAGE_LABELS = {"story": "Reading the story", "images": "Generating images", "narration": "Narrating",
+                "video": "Rendering video"}  # fmt: skip
+
+
+@contextmanager
+def progress_bars():
+    """Rich progress bars on stderr, one per stage; yields (progress callback, log callback)."""
+    bars = Progress(
+        TextColumn("{task.description:<20}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+        console=err, transient=False,
+    )  # fmt: skip
+    tasks: dict[str, Any] = {}
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(STAGE_LABELS.get(stage, stage), total=max(total, 1))
+        bars.update(tasks[stage], completed=done if total else 1, total=max(total, 1))
+
+    def on_log(line: str) -> None:
+        bars.console.print(f"[dim]{line}[/dim]", highlight=False)
+
+    with bars:
+        yield on_progress, on_log
+
+
+# shared options --------------------------------------------------------------------------------------------
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder (project.db + media/).")]
+BackendOpt = Annotated[str | None, typer.Option(help="Image backend: diffusers, sketch or auto.")]
+ModelOpt = Annotated[str | None, typer.Option(help="Model: a diffusers folder, a .safetensors file or a hub id.")]
+ScenesOpt = Annotated[int | None, typer.Option("--scenes", help="Exactly this many scenes.")]
+CandOpt = Annotated[int | None, typer.Option("--candidates", "-k", help="Candidate images per scene.")]
+SeedOpt = Annotated[int | None, typer.Option(help="Base seed: candidate k of every scene uses seed + k.")]
+StepsOpt = Annotated[int | None, typer.Option(help="Denoising steps.")]
+GuidanceOpt = Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")]
+SizeOpt = Annotated[str | None, typer.Option(help="Image size WIDTHxHEIGHT, e.g. 512x896.")]
+StyleOpt = Annotated[str | None, typer.Option(help="Style words put before every prompt.")]
+NegativeOpt = Annotated[str | None, typer.Option(help="Negative prompt for every image.")]
+AspectOpt = Annotated[str | None, typer.Option(help="Video aspect: 9:16, 16:9 or 1:1.")]
+VoiceOpt = Annotated[str | None, typer.Option(help="Voice: an espeak voice (en-us, en-gb, ...) or a Piper .onnx.")]
+TTSOpt = Annotated[str | None, typer.Option("--tts", help="TTS engine: espeak or piper.")]
+SpeedOpt = Annotated[int | None, typer.Option(help="Speaking speed in words per minute (espeak).")]
+MusicOpt = Annotated[str | None, typer.Option(help="Background music file, lowered under the voice.")]
+MusicVolOpt = Annotated[float | None, typer.Option("--music-volume", help="Music volume, 0 to 2 (default 0.3).")]
+CorefOpt = Annotated[str | None, typer.Option("--coref", help="Character finder engine (default: rules).")]
+
+
+@app.command()
+def make(
+    story: Annotated[Path, typer.Argument(help="The story: a UTF-8 text or Markdown file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The video to write (.mp4).")],
+    project: Annotated[Path | None, typer.Option("--project", "-p", help="Project folder (default: OUT.storyreel).")] = None,
+    backend: BackendOpt = None, model: ModelOpt = None, scenes: ScenesOpt = None, candidates: CandOpt = None,
+    seed: SeedOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None,
+    style: StyleOpt = None, negative: NegativeOpt = None, aspect: AspectOpt = None, tts: TTSOpt = None,
+    voice: VoiceOpt = None, speed: SpeedOpt = None, music: MusicOpt = None, music_volume: MusicVolOpt = None,
+    coref: CorefOpt = None,
+) -> None:  # fmt: skip
+    """Everything in one go: story in, narrated video and .srt out (each scene shows its first candidate)."""
+    opts = Options(backend, model, scenes, candidates, seed, steps, guidance, size, style, negative, aspect, tts,
+                   voice, speed, music, music_volume, coref)  # fmt: skip
+    with progress_bars() as (on_progress, on_log):
+        result = pipeline.make(story, output, project, opts, progress=on_progress, log=on_log)
+    assert result.render is not None
+    err.print(
+        f"[green]wrote[/green] {result.render.video} ({result.render.duration:.1f} s, {len(result.scenes)} scenes, "
+        f"{len(result.characters)} characters) and {result.render.srt.name}; project: {result.project}",
+        highlight=False,
+    )
+
+
+def _project_opts(project: Path, **given: Any) -> tuple[Any, dict[str, Any]]:
+    from .store.db import Project
+
+    proj = Project(project)
+    return proj, pipeline.resolve(proj, Options(**given))
+
+
+@app.command()
+def new(
+    story: Annotated[Path, typer.Argument(help="The story file.")],
+    project: ProjectOpt,
+    scenes: ScenesOpt = None,
+    style: StyleOpt = None,
+    negative: NegativeOpt = None,
+    coref: CorefOpt = None,
+) -> None:
+    """Create (or update) a project from a story: scenes and characters, ready to generate."""
+    from .stages.story import read_story
+
+    text = read_story(story)
+    proj, opts = _project_opts(project, scenes=scenes, style=style, negative=negative, coref=coref)
+    scene_list, characters = pipeline.update_story(proj, text, opts)
+    _print_overview(scene_list, characters)
+    err.print(f"[green]project[/green] {proj.path}: {len(scene_list)} scenes, {len(characters)} characters")
+
+
+def _print_overview(scenes: list, characters: list) -> None:
+    names = {c.id: c.name for c in characters}
+    table = Table("#", "scene", "characters", show_lines=False)
+    for s in scenes:
+        table.add_row(str(s.index + 1), s.text[:70], ", ".join(names.get(c, c) for c in s.characters))
+    out.print(table)
+
+
+@app.command()
+def characters(
+    source: Annotated[Path, typer.Argument(help="A story file, or a project folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (characters and scenes) on stdout.")] = False,
+    set_words: Annotated[list[str] | None, typer.Option("--set", help="ID=prompt words (in a project).")] = None,
+    set_negative: Annotated[list[str] | None, typer.Option("--negative", help="ID=negative words.")] = None,
+    rename: Annotated[list[str] | None, typer.Option("--rename", help="ID=new name.")] = None,
+    scenes: ScenesOpt = None,
+    coref: CorefOpt = None,
+) -> None:
+    """Who is in the story: each character's mentions and prompt words, and who is in each scene."""
+    from .stages.prompts import DEFAULT_NEGATIVE, DEFAULT_STYLE, compose_prompt
+
+    style, negative = DEFAULT_STYLE, DEFAULT_NEGATIVE
+    if source.is_dir():
+        proj, opts = _project_opts(source, scenes=scenes, coref=coref)
+        for field, items in (("prompt", set_words), ("negative", set_negative), ("name", rename)):
+            for item in items or []:
+                cid, sep, value = item.partition("=")
+                if not sep:
+                    raise StoryreelError(f"--{field} {item!r} should read ID=words, e.g. siegfried=grey hair")
+                proj.update_character(cid.strip(), **{field: value.strip()})
+        scene_list, chars = proj.scenes(), proj.characters()
+        style, negative = opts["style"], opts["negative"]
+    else:
+        if set_words or set_negative or rename:
+            raise StoryreelError("--set, --negative and --rename change a project: give a project folder")
+        from .stages.story import read_story
+
+        scene_list, chars = pipeline.analyse(read_story(source), scenes, coref or "rules")
+    by_id = {c.id: c for c in chars}
+    if as_json:
+        doc = {
+            "characters": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "prompt": c.prompt,
+                    "mentions": [{"start": m.start, "end": m.end, "text": m.text} for m in c.mentions],
+                }
+                for c in chars
+            ],
+            "scenes": [
+                {
+                    "index": s.index,
+                    "start": s.start,
+                    "end": s.end,
+                    "text": s.text,
+                    "characters": list(s.characters),
+                    "prompt": compose_prompt(s, by_id, style=style, negative=negative).positive,
+                }
+                for s in scene_list
+            ],
+        }
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("id", "name", "prompt words", "mentions")
+    for c in chars:
+        table.add_row(c.id, c.name, c.prompt, ", ".join(m.text for m in c.mentions[:12]))
+    out.print(table)
+    _print_overview(scene_list, chars)
+
+
+@app.command()
+def generate(
+    project: Annotated[Path, typer.Argument(help="The project folder.")],
+    backend: BackendOpt = None, model: ModelOpt = None, candidates: CandOpt = None, seed: SeedOpt = None,
+    steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None, style: StyleOpt = None,
+    negative: NegativeOpt = None, aspect: AspectOpt = None,
+    scene: Annotated[list[str] | None, typer.Option("--scene", help="Only these scenes (number or id).")] = None,
+) -> None:  # fmt: skip
+    """Generate the missing candidate images of every scene (or of --scene N)."""
+    if not (project / "project.db").exists():
+        raise StoryreelError(f"{project} is not a storyreel project: run `storyreel new STORY.txt --project {project}`")
+    proj, opts = _project_opts(project, backend=backend, model=model, candidates=candidates, seed=seed, steps=steps,
+                               guidance=guidance, size=size, style=style, negative=negative, aspect=aspect)  # fmt: skip
+    only = [proj.scene(s) for s in scene] if scene else None
+    with progress_bars() as (on_progress, on_log):
+        used, made = pipeline.generate(proj, opts, scenes=only, progress=on_progress, log=on_log)
+    err.print(f"[green]made[/green] {made} candidates with {used.describe()} in {proj.path}")
+
+
+@app.command()
+def pick(
+    project: Annotated[Path, typer.Argument(help="The project folder.")],
+    scene: Annotated[str, typer.Argument(help="Scene number (1-based) or id.")],
+    candidate: Annotated[int, typer.Argument(help="Candidate number within the scene (1-based, in order made).")],
+) -> None:
+    """Choose the picture a scene shows."""
+    from .store.db import Project
+
+    if not (project / "project.db").exists():
+        raise StoryreelError(f"{project} is not a storyreel project: check the path")
+    proj = Project(project)
+    s = proj.scene(scene)
+    rows = proj.candidates(s.id)
+    if not 1 <= candidate <= len(rows):
+        raise StoryreelError(
+            f"scene {s.index + 1} has {len(rows)} candidates: give a number from 1 to {len(rows)}"
+            if rows else f"scene {s.index + 1} has no candidates yet: run `storyreel generate {project}`"
+        )  # fmt: skip
+    row = rows[candidate - 1]
+    proj.pick(s.id, row.id, by="user")
+    err.print(f"scene {s.index + 1} now shows candidate {candidate} (seed {row.seed}, {proj.media.path(row.media)})")
+
+
+@app.command()
+def render(
+    project: Annotated[Path, typer.Argument(help="The project folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The video to write (.mp4).")],
+    aspect: AspectOpt = None, tts: TTSOpt = None, voice: VoiceOpt = None, speed: SpeedOpt = None,
+    music: MusicOpt = None, music_volume: MusicVolOpt = None,
+) -> None:  # fmt: skip
+    """Narrate and render the picked pictures to a video and an .srt."""
+    if not (project / "project.db").exists():
+        raise StoryreelError(f"{project} is not a storyreel project: check the path")
+    proj, opts = _project_opts(project, aspect=aspect, tts=tts, voice=voice, speed=speed, music=music,
+                               music_volume=music_volume)  # fmt: skip
+    with progress_bars() as (on_progress, on_log):
+        result = pipeline.render(proj, output, opts, progress=on_progress, log=on_log)
+    err.print(f"[green]wrote[/green] {result.video} ({result.duration:.1f} s) and {result.srt.name}")
+
+
+@models_app.command("pull")
+def models_pull(model: Annotated[str, typer.Argument(help="A hub id, e.g. stabilityai/sd-turbo.")]) -> None:
+    """Download a model into the Hugging Face cache, with a progress bar."""
+    from .backends.diffusers_local import pull
+
+    path = pull(model)
+    err.print(f"[green]downloaded[/green] {model} to {path}")
+
+
+def main() -> None:
+    """Entry point: a user's mistake is one line on stderr and exit code 1; Ctrl-C is 130."""
+    try:
+        app()
+    except StoryreelError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("stopped; what was finished is kept: run the same command again to go on")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

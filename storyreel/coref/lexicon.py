@@ -1,0 +1,116 @@
+"""Words the rules engine knows: person and creature nouns, titles, pronouns, names' genders."""
+
+from __future__ import annotations
+
+
+def _table(spec: str, value: object) -> dict[str, object]:
+    return {w: value for w in spec.split()}
+
+
+# noun lemma -> gender (m, f, or None when either)
+PERSON_NOUNS: dict[str, str | None] = {
+    **_table(
+        "man boy king prince lord knight father son brother husband uncle nephew grandfather gentleman sir "
+        "monk priest wizard sorcerer emperor duke earl baron count squire lad fellow fisherman horseman "
+        "nobleman chief chieftain sultan pharaoh god giant emperor bridegroom widower groom shepherd "
+        "huntsman woodcutter miller tailor blacksmith smith",
+        "m",
+    ),
+    **_table(
+        "woman girl queen princess lady mother daughter sister wife aunt niece grandmother madam "
+        "maid maiden nun priestess witch sorceress empress duchess countess baroness lass mermaid goddess "
+        "bride widow stepmother stepdaughter stepsister heroine actress hostess mistress nurse fairy "
+        "godmother seamstress shepherdess",
+        "f",
+    ),
+    **_table(
+        "child kid baby person stranger friend enemy traveller traveler soldier captain hunter farmer "
+        "servant guard merchant doctor teacher student healer elder hero villain thief warrior archer "
+        "sailor pilot peasant villager neighbour neighbor cousin parent orphan twin companion leader "
+        "ruler stranger rider guest host master owner player detective officer inspector judge lawyer "
+        "clerk baker cook pirate ghost spirit angel demon devil troll ogre dwarf elf gnome goblin "
+        "orc vampire hag crone warden keeper innkeeper beggar youth boy girl man woman people "
+        "prisoner messenger herald advisor adviser counselor minister scholar poet painter singer "
+        "musician dancer bard healer sage oracle prophet seer magician mage fool jester knight",
+        None,
+    ),
+}
+# the lexicon above overwrote a few gendered words with None through the last table: restore them
+for _w in ("boy", "man", "knight"):
+    PERSON_NOUNS[_w] = "m"
+for _w in ("girl", "woman"):
+    PERSON_NOUNS[_w] = "f"
+
+# creatures a story may treat as characters; they may be "it"
+CREATURE_NOUNS = set(
+    "dragon wolf fox bear lion tiger eagle owl raven crow snake serpent cat dog horse mare stallion "
+    "unicorn griffin phoenix frog toad rabbit hare mouse rat bird swan goose duck fish whale shark "
+    "spider monkey ape elephant deer stag boar pig goat sheep lamb cow bull ox hound puppy kitten "
+    "beast creature monster animal wyrm hydra kraken sphinx minotaur centaur cyclops robot".split()
+)
+# generic words that refer back to a creature already in the story
+GENERIC_CREATURE = {"beast", "creature", "monster", "animal", "thing"}
+# generic words that refer back to a person already in the story
+GENERIC_PERSON = {"man", "woman", "boy", "girl", "child", "person", "stranger", "fellow", "lad", "lass"}
+
+PLURAL_PERSON_NOUNS = set(
+    "people men women children boys girls brothers sisters parents villagers soldiers guards knights "
+    "friends sailors thieves hunters travellers travelers dwarves elves giants witches kings queens "
+    "princes princesses twins folk crowd family couple".split()
+)
+
+# titles before a name, and the gender they give
+TITLES: dict[str, str | None] = {
+    "mr": "m", "mr.": "m", "sir": "m", "lord": "m", "king": "m", "prince": "m", "duke": "m", "count": "m",
+    "baron": "m", "emperor": "m", "father": "m", "brother": "m", "uncle": "m", "master": "m", "saint": None,
+    "mrs": "f", "mrs.": "f", "miss": "f", "ms": "f", "ms.": "f", "lady": "f", "queen": "f", "princess": "f",
+    "duchess": "f", "countess": "f", "empress": "f", "madam": "f", "madame": "f", "mother": "f",
+    "sister": "f", "aunt": "f", "dame": "f", "mistress": "f",
+    "dr": None, "dr.": None, "professor": None, "captain": None, "general": None, "colonel": None,
+    "old": None, "little": None, "young": None, "st": None, "st.": None,
+}  # fmt: skip
+
+# pronoun -> (gender, number, person)
+PRONOUNS: dict[str, tuple[str | None, str, int]] = {
+    **{w: ("m", "sg", 3) for w in ("he", "him", "his", "himself")},
+    **{w: ("f", "sg", 3) for w in ("she", "her", "hers", "herself")},
+    **{w: ("n", "sg", 3) for w in ("it", "its", "itself")},
+    **{w: (None, "pl", 3) for w in ("they", "them", "their", "theirs", "themselves")},
+    **{w: (None, "sg", 1) for w in ("i", "me", "my", "mine", "myself")},
+    **{w: (None, "pl", 1) for w in ("we", "us", "our", "ours", "ourselves")},
+}
+
+SPEECH_VERBS = set(
+    "say said says tell told ask asked answer answered reply replied cry cried shout shouted whisper "
+    "whispered call called exclaim exclaimed murmur murmured add added continue continued begin began "
+    "roar roared scream screamed sigh sighed laugh laughed mutter muttered yell yelled declare declared "
+    "insist insisted warn warned explain explained plead pleaded beg begged demand demanded".split()
+)
+SPEECH_LEMMAS = {"say", "tell", "ask", "answer", "reply", "cry", "shout", "whisper", "call", "exclaim",
+                 "murmur", "add", "continue", "roar", "scream", "sigh", "laugh", "mutter", "yell", "declare",
+                 "insist", "warn", "explain", "plead", "beg", "demand", "begin"}  # fmt: skip
+
+WEAR_LEMMAS = {"wear", "don", "carry", "hold", "wield", "dress", "clothe"}
+
+# nouns that describe how someone looks: worth putting into the prompt
+APPEARANCE_NOUNS = set(
+    "hair beard moustache mustache eyes eye face skin cheeks lips nose ears scar scars freckles "
+    "armor armour helmet shield sword spear bow staff wand cloak cape coat robe robes dress gown "
+    "hat hood crown tiara veil boots shoes gloves ring necklace amulet jewels mask scarf shirt "
+    "trousers apron uniform suit jacket tunic belt feathers fur scales wings tail horns claws "
+    "teeth fangs mane glasses spectacles tattoo tattoos braid braids curls locks".split()
+)
+
+# a few common first names, for gender when nothing else tells
+FIRST_NAMES_M = set(
+    "john james william george charles thomas henry robert edward richard david peter paul michael "
+    "arthur jack tom harry fred frederick albert alfred hans jacob joseph samuel daniel matthew mark "
+    "luke adam noah oliver jim bill bob joe ben sam max leo hugo otto siegfried beowulf odin thor "
+    "loki hercules achilles odysseus jason perseus theseus aladdin sinbad pinocchio hansel".split()
+)
+FIRST_NAMES_F = set(
+    "mary anne anna elizabeth jane emma margaret sarah alice catherine kate helen ellen grace lucy "
+    "rose ruth clara laura julia sophia sophie olivia emily charlotte amelia isabella ella eva "
+    "maria marie gretel snow cinderella rapunzel belle ariel mira brunhild kriemhild freya "
+    "athena hera medusa persephone dorothy wendy heidi matilda judith esther martha".split()
+)

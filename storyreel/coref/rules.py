@@ -1,0 +1,493 @@
+"""The rules engine: character mentions clustered with spaCy's parse and a few rules.
+
+1. find mentions: proper names (with titles), descriptions headed by a person or creature noun, pronouns;
+2. walk the mentions in order, linking each to an entity: names by their parts, descriptions by their noun
+   (or a generic "the beast" to the last creature), pronouns to the nearest salient entity of the same gender
+   and number, "I"/"me" inside quotes to the speaker of the quote;
+3. collect each entity's prompt words from the text: its role noun, adjectives, what it wears, its looks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..types import Character, Mention
+from . import lexicon as lx
+from .base import CorefEngine
+
+_QUOTES_OPEN = {'"', "“", "‘", "«", "„"}
+_QUOTES_CLOSE = {'"', "”", "’", "»", "“"}
+
+
+@dataclass
+class _Mention:
+    start_tok: int
+    end_tok: int  # exclusive
+    head: int
+    type: str  # name | description | pronoun
+    gender: str | None = None
+    number: str = "sg"
+    person: int = 3
+    lemma: str = ""  # head noun lemma for descriptions, name key for names
+    name_parts: tuple[str, ...] = ()
+    definite: bool = True
+    in_quote: bool = False
+    creature: bool = False
+    entity: int | None = None
+
+
+@dataclass
+class _Entity:
+    id: int
+    mentions: list[_Mention] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)  # lower-cased name parts
+    nouns: set[str] = field(default_factory=set)  # role nouns ("prince", "dragon")
+    gender: str | None = None
+    number: str = "sg"
+    creature: bool = False
+
+    def last_tok(self) -> int:
+        return self.mentions[-1].head if self.mentions else -1
+
+
+def _quote_mask(doc: Any) -> list[bool]:
+    """True for tokens inside quotation marks."""
+    inside, mask = False, []
+    for tok in doc:
+        t = tok.text
+        if t in _QUOTES_OPEN and (not inside or t == '"'):
+            if inside and t == '"':
+                inside = False
+                mask.append(False)
+                continue
+            inside = True
+            mask.append(False)
+            continue
+        if inside and t in _QUOTES_CLOSE:
+            inside = False
+            mask.append(False)
+            continue
+        if tok.is_space and "\n\n" in tok.text:
+            inside = False  # a paragraph break ends an unclosed quote
+        mask.append(inside)
+    return mask
+
+
+def _np_start(tok: Any) -> int:
+    """Left edge of a noun phrase from its pre-modifiers (det, adjectives, compounds, possessors)."""
+    start = tok.i
+    for child in tok.lefts:
+        if child.dep_ in ("det", "amod", "compound", "poss", "nummod", "nmod", "advmod", "case"):
+            start = min(start, child.left_edge.i)
+    doc = tok.doc
+    while start < tok.i and (doc[start].is_space or doc[start].is_punct):
+        start += 1
+    return start
+
+
+class RulesEngine(CorefEngine):
+    name = "rules"
+
+    def find_characters(self, text: str, doc: Any) -> list[Character]:
+        quote = _quote_mask(doc)
+        mentions = self._mentions(doc, quote)
+        entities = self._cluster(doc, mentions, quote)
+        return self._characters(doc, entities)
+
+    # 1. mentions ---------------------------------------------------------------------------------------
+    def _mentions(self, doc: Any, quote: list[bool]) -> list[_Mention]:
+        out: list[_Mention] = []
+        taken: set[int] = set()
+        # names are known by their parts once a confident mention has shown them ("Fafnir roared")
+        known = {t.lower_ for t in doc if t.pos_ == "PROPN" and self._is_name_head(t)}
+        for tok in doc:
+            if tok.i in taken:
+                continue
+            low = tok.lower_
+            if tok.pos_ == "PRON" and low in lx.PRONOUNS:
+                g, n, p = lx.PRONOUNS[low]
+                out.append(_Mention(tok.i, tok.i + 1, tok.i, "pronoun", g, n, p, lemma=low, in_quote=quote[tok.i]))
+                continue
+            if (tok.pos_ == "PROPN" and self._is_name_head(tok)) or (
+                tok.lower_ in known and tok.text[:1].isupper() and not self._followed_by_propn(tok)
+            ):
+                m = self._name_mention(doc, tok, quote)
+                if m is not None:
+                    taken.update(range(m.start_tok, m.end_tok))
+                    out.append(m)
+                continue
+            if tok.pos_ == "NOUN":
+                m = self._description(doc, tok, quote)
+                if m is not None:
+                    out.append(m)
+        out.sort(key=lambda m: m.start_tok)
+        return out
+
+    def _followed_by_propn(self, tok: Any) -> bool:
+        nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
+        return nxt is not None and nxt.pos_ == "PROPN" and tok.dep_ == "compound"
+
+    def _is_name_head(self, tok: Any) -> bool:
+        # the last token of a run of proper nouns, naming a person (or something the parse treats as one)
+        if tok.dep_ == "compound" and tok.head.pos_ == "PROPN" and tok.head.i == tok.i + 1:
+            return False
+        if tok.ent_type_ == "PERSON":
+            return True
+        if tok.ent_type_ in ("GPE", "LOC", "FAC", "ORG", "DATE", "TIME", "NORP", "WORK_OF_ART", "EVENT"):
+            return False
+        prev = tok.doc[tok.i - 1] if tok.i > 0 else None
+        if prev is not None and prev.lower_ in lx.TITLES:
+            return True
+        if any(
+            c.dep_ == "compound" and (c.lemma_.lower() in lx.PERSON_NOUNS or c.lemma_.lower() in lx.CREATURE_NOUNS)
+            for c in tok.lefts
+        ):
+            return True  # "the dragon Fafnir"
+        if tok.dep_ in ("nsubj", "nsubjpass") and tok.head.lemma_ in lx.SPEECH_LEMMAS:
+            return True
+        if tok.dep_ == "appos" and tok.head.lemma_.lower() in lx.PERSON_NOUNS:
+            return True
+        return False
+
+    def _name_mention(self, doc: Any, tok: Any, quote: list[bool]) -> _Mention | None:
+        start = tok.i
+        while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].ent_type_ in ("PERSON", ""):
+            start -= 1
+        # titles written in lower case or tagged as nouns ("Mr.", "King")
+        while start > 0 and doc[start - 1].lower_ in lx.TITLES:
+            start -= 1
+        np_start = min(start, _np_start(tok))
+        while doc[np_start].is_space or doc[np_start].is_punct:
+            np_start += 1
+        parts = [t for t in doc[start : tok.i + 1] if t.lower_ not in lx.TITLES and t.is_alpha]
+        if not parts:
+            return None
+        gender = None
+        for t in doc[np_start : tok.i + 1]:
+            g = lx.TITLES.get(t.lower_) or lx.PERSON_NOUNS.get(t.lemma_.lower())
+            if g:
+                gender = g
+                break
+        first = parts[0].lower_
+        if gender is None:
+            gender = "m" if first in lx.FIRST_NAMES_M else "f" if first in lx.FIRST_NAMES_F else None
+        creature = any(t.lemma_.lower() in lx.CREATURE_NOUNS for t in doc[np_start : tok.i])
+        m = _Mention(
+            np_start,
+            tok.i + 1,
+            tok.i,
+            "name",
+            gender,
+            "sg",
+            lemma=" ".join(t.lower_ for t in parts),
+            name_parts=tuple(t.lower_ for t in parts),
+            in_quote=quote[tok.i],
+            creature=creature,
+        )
+        return m
+
+    def _description(self, doc: Any, tok: Any, quote: list[bool]) -> _Mention | None:
+        lemma = tok.lemma_.lower()
+        low = tok.lower_
+        plural = tok.tag_ in ("NNS", "NNPS")
+        if plural:
+            if low not in lx.PLURAL_PERSON_NOUNS:
+                return None
+        elif lemma not in lx.PERSON_NOUNS and lemma not in lx.CREATURE_NOUNS:
+            return None
+        if tok.dep_ == "compound":
+            return None  # "the dragon Fafnir": part of a name
+        if tok.dep_ == "attr" and tok.head.lemma_ == "be":
+            return None  # "Fafnir was a dragon": says what the subject is, see _descriptors
+        det = next((c for c in tok.lefts if c.dep_ in ("det", "poss")), None)
+        if det is None and not plural:
+            return None  # bare "dragon" in "dragon fire"
+        definite = det is not None and (det.dep_ == "poss" or det.lower_ in ("the", "this", "that", "these", "those"))
+        return _Mention(
+            _np_start(tok),
+            tok.i + 1,
+            tok.i,
+            "description",
+            None if plural else lx.PERSON_NOUNS.get(lemma),
+            "pl" if plural else "sg",
+            lemma=lemma,
+            definite=definite,
+            in_quote=quote[tok.i],
+            creature=lemma in lx.CREATURE_NOUNS,
+        )
+
+    # 2. clustering -------------------------------------------------------------------------------------
+    def _cluster(self, doc: Any, mentions: list[_Mention], quote: list[bool]) -> list[_Entity]:
+        entities: list[_Entity] = []
+
+        def new(m: _Mention) -> _Entity:
+            e = _Entity(len(entities), number=m.number, gender=m.gender, creature=m.creature)
+            entities.append(e)
+            return e
+
+        def attach(m: _Mention, e: _Entity) -> None:
+            m.entity = e.id
+            e.mentions.append(m)
+            if m.type == "name":
+                e.names.update(m.name_parts)
+            if m.type == "description":
+                e.nouns.add(m.lemma)
+            if e.gender is None and m.gender in ("m", "f"):
+                e.gender = m.gender
+            e.creature = e.creature or m.creature
+
+        later: list[_Mention] = []
+        for m in mentions:
+            if m.type == "pronoun" and m.person == 1:
+                later.append(m)
+                continue
+            if m.type == "name":
+                e = self._match_name(m, entities)
+                attach(m, e or new(m))
+                for noun in self._descriptors(doc, m):
+                    e2 = entities[m.entity]  # type: ignore[index]
+                    e2.nouns.add(noun)
+                    if noun in lx.CREATURE_NOUNS:
+                        e2.creature = True
+                    if e2.gender is None and lx.PERSON_NOUNS.get(noun):
+                        e2.gender = lx.PERSON_NOUNS[noun]
+            elif m.type == "description":
+                e = self._match_description(m, entities) if m.definite else None
+                attach(m, e or new(m))
+            else:
+                e = self._match_pronoun(doc, m, entities)
+                if e is not None:
+                    attach(m, e)
+                    if e.gender is None and m.gender in ("m", "f"):
+                        e.gender = m.gender
+        for m in later:
+            if not m.in_quote:
+                continue  # a first-person narrator is not drawn
+            e = self._speaker(doc, m, mentions, entities, quote)
+            if e is not None:
+                attach(m, e)
+        return [e for e in entities if e.mentions]
+
+    def _match_name(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
+        for e in reversed(entities):
+            if not e.names or not (set(m.name_parts) & e.names):
+                continue
+            if m.gender and e.gender and m.gender != e.gender:
+                continue  # "Mr. Smith" is not "Mrs. Smith"
+            return e
+        return None
+
+    def _match_description(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
+        for e in sorted(entities, key=lambda e: -e.last_tok()):
+            if e.number != m.number:
+                continue
+            if m.lemma in e.nouns:
+                return e
+        if m.number == "sg" and m.lemma in lx.GENERIC_CREATURE:
+            for e in sorted(entities, key=lambda e: -e.last_tok()):
+                if e.creature:
+                    return e
+        if m.number == "sg" and m.lemma in lx.GENERIC_PERSON:
+            for e in sorted(entities, key=lambda e: -e.last_tok()):
+                if not e.creature and e.number == "sg" and (m.gender is None or e.gender in (None, m.gender)):
+                    if m.head - e.last_tok() < 80:
+                        return e
+                    break
+        return None
+
+    def _match_pronoun(self, doc: Any, m: _Mention, entities: list[_Entity]) -> _Entity | None:
+        best, best_score = None, float("-inf")
+        sent_start = doc[m.head].sent.start
+        for e in entities:
+            prior = [x for x in e.mentions if x.head < m.head]
+            if not prior:
+                continue
+            if e.number != m.number:
+                continue
+            if m.gender == "n":
+                if not e.creature:
+                    continue
+            elif m.gender in ("m", "f"):
+                if e.gender not in (None, m.gender) or (e.creature and e.gender is None and e.names == set()):
+                    continue
+            if m.head - prior[-1].head > 400:
+                continue
+            score = float("-inf")
+            for x in prior[-6:]:
+                tok = doc[x.head]
+                dist = m.head - x.head
+                sc = -dist / 10.0
+                if tok.dep_ in ("nsubj", "nsubjpass"):
+                    sc += 3.0
+                if x.type == "name":
+                    sc += 1.0
+                if x.in_quote != m.in_quote:
+                    sc -= 2.5  # the speaker of a quote is seldom the subject inside it
+                if x.head >= sent_start:
+                    sc += 2.0
+                    if (
+                        tok.dep_ in ("nsubj", "nsubjpass")
+                        and doc[m.head].dep_ in ("dobj", "pobj", "iobj")
+                        and (tok.head.i == doc[m.head].head.i)
+                    ):
+                        sc -= 8.0  # "he saw him": not the same person
+                score = max(score, sc)
+            score += min(len(prior), 10) * 0.3
+            if m.gender in ("m", "f") and e.gender is None and e.creature:
+                score -= 3.0  # a creature is "it" until the story says otherwise
+            if score > best_score:
+                best, best_score = e, score
+        return best
+
+    def _speaker(
+        self, doc: Any, m: _Mention, mentions: list[_Mention], entities: list[_Entity], quote
+    ) -> _Entity | None:
+        """The entity that says the quotation holding mention ``m``: "..., X said" or "X said, ...".
+
+        Looks at the sentences around the quote for a speech verb whose subject, outside the quotes, is a mention.
+        """
+        sent = doc[m.head].sent
+        lo, hi = max(0, sent.start - 40), min(len(doc), sent.end + 40)
+        by_head = {x.head: x for x in mentions if x.entity is not None}
+        best, best_dist = None, 10**9
+        for tok in doc[lo:hi]:
+            if quote[tok.i] or tok.lemma_ not in lx.SPEECH_LEMMAS:
+                continue
+            for child in tok.children:
+                if child.dep_ in ("nsubj", "nsubjpass") and not quote[child.i] and child.i in by_head:
+                    d = abs(child.i - m.head)
+                    if d < best_dist:
+                        best, best_dist = entities[by_head[child.i].entity], d  # type: ignore[index]
+        return best
+
+    def _descriptors(self, doc: Any, m: _Mention) -> list[str]:
+        """Role nouns a name is given: "the dragon Fafnir", "Mira, the healer", "Fafnir was a dragon"."""
+        head = doc[m.head]
+        out = [t.lemma_.lower() for t in doc[m.start_tok : m.head] if t.pos_ == "NOUN"]
+        out += [t.lower_ for t in doc[m.start_tok : m.head] if t.lower_ in lx.TITLES and lx.TITLES[t.lower_]]
+        for child in head.rights:
+            if child.dep_ == "appos" and child.pos_ == "NOUN":
+                out.append(child.lemma_.lower())
+        if head.dep_ in ("nsubj",) and head.head.lemma_ == "be":
+            for child in head.head.rights:
+                if child.dep_ == "attr" and child.pos_ == "NOUN":
+                    out.append(child.lemma_.lower())
+        return [w for w in out if w in lx.PERSON_NOUNS or w in lx.CREATURE_NOUNS or w in lx.TITLES]
+
+    # 3. characters -------------------------------------------------------------------------------------
+    def _characters(self, doc: Any, entities: list[_Entity]) -> list[Character]:
+        chars: list[Character] = []
+        used_ids: set[str] = set()
+        for e in entities:
+            if all(m.type == "pronoun" for m in e.mentions):
+                continue
+            mentions = [
+                Mention(
+                    doc[m.start_tok].idx,
+                    doc[m.end_tok - 1].idx + len(doc[m.end_tok - 1].text),
+                    doc[m.start_tok : m.end_tok].text,
+                    m.type,
+                    passing=self._passing(doc, m),
+                )
+                for m in sorted(e.mentions, key=lambda m: m.start_tok)
+            ]
+            name = self._name(doc, e)
+            cid = _slug(name, used_ids)
+            gender = e.gender or ("n" if e.creature else None)
+            chars.append(
+                Character(
+                    id=cid,
+                    name=name,
+                    mentions=mentions,
+                    prompt=", ".join(self._prompt_words(doc, e)),
+                    gender=gender,
+                    number=e.number,
+                )
+            )
+        return chars
+
+    def _passing(self, doc: Any, m: _Mention) -> bool:
+        # a name or description that only owns something ("the king's daughter") may not be in the picture
+        return m.type != "pronoun" and doc[m.head].dep_ == "poss"
+
+    def _name(self, doc: Any, e: _Entity) -> str:
+        names = [m for m in e.mentions if m.type == "name"]
+        if names:
+            # the most complete form of the name, without titles
+            best = max(names, key=lambda m: (len(m.name_parts), -m.start_tok))
+            toks = [t for t in doc[best.start_tok : best.end_tok] if t.pos_ == "PROPN" and t.lower_ not in lx.TITLES]
+            if toks:
+                return " ".join(t.text for t in toks)
+            return doc[best.head].text
+        descs = [m for m in e.mentions if m.type == "description"]
+        best = max(descs, key=lambda m: (m.end_tok - m.start_tok, -m.start_tok))
+        words = [t.text for t in doc[best.start_tok : best.end_tok] if t.dep_ not in ("det", "poss")]
+        return " ".join(words) or doc[best.head].text
+
+    def _prompt_words(self, doc: Any, e: _Entity) -> list[str]:
+        words: list[str] = []
+
+        def add(phrase: str) -> None:
+            phrase = re.sub(r"\s+", " ", phrase).strip(" ,.;:").lower()
+            if phrase and phrase not in words:
+                words.append(phrase)
+
+        # the role: "prince", "old village healer", "dragon"
+        for m in e.mentions:
+            head = doc[m.head]
+            mods = [
+                t for t in doc[m.start_tok : m.head] if t.dep_ in ("amod", "compound") and t.pos_ in ("ADJ", "NOUN")
+            ]
+            if m.type == "description" and not m.in_quote and m.lemma not in lx.GENERIC_CREATURE:
+                add(" ".join([t.text for t in mods] + [head.lemma_ if m.number == "sg" else head.text]))
+            elif m.type == "name":
+                for t in doc[m.start_tok : m.head]:
+                    if t.lower_ in ("old", "young", "little") or (t.pos_ in ("NOUN", "ADJ") and t.dep_ != "det"):
+                        add(t.text)
+                    elif t.lower_ in lx.TITLES and lx.TITLES[t.lower_]:
+                        add(t.text)
+                for child in head.rights:
+                    if child.dep_ == "appos" and child.pos_ == "NOUN":
+                        add(
+                            " ".join(
+                                t.text for t in doc[_np_start(child) : child.i + 1] if t.dep_ not in ("det", "poss")
+                            )
+                        )
+        # looks: "his grey hair", "wore silver armor", "with a red cloak"
+        for m in e.mentions:
+            tok = doc[m.head]
+            if tok.dep_ == "poss" and tok.head.lemma_.lower() in lx.APPEARANCE_NOUNS:
+                noun = tok.head
+                if any(c.dep_ in ("amod", "compound") for c in noun.lefts):
+                    add(" ".join(t.text for t in doc[_np_start(noun) : noun.i + 1] if t.dep_ not in ("det", "poss")))
+            if tok.dep_ in ("nsubj",) and tok.head.lemma_ in lx.WEAR_LEMMAS:
+                for obj in tok.head.children:
+                    if obj.dep_ == "dobj":
+                        add(" ".join(t.text for t in doc[_np_start(obj) : obj.i + 1] if t.dep_ not in ("det", "poss")))
+                        for conj in obj.conjuncts:
+                            add(
+                                " ".join(
+                                    t.text for t in doc[_np_start(conj) : conj.i + 1] if t.dep_ not in ("det", "poss")
+                                )
+                            )
+            for prep in tok.rights:
+                if prep.dep_ == "prep" and prep.lower_ == "with":
+                    for obj in prep.children:
+                        if obj.dep_ == "pobj" and obj.lemma_.lower() in lx.APPEARANCE_NOUNS:
+                            add(
+                                " ".join(
+                                    t.text for t in doc[_np_start(obj) : obj.i + 1] if t.dep_ not in ("det", "poss")
+                                )
+                            )
+        return words[:8]
+
+
+def _slug(name: str, used: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "character"
+    cid, n = base, 2
+    while cid in used:
+        cid, n = f"{base}-{n}", n + 1
+    used.add(cid)
+    return cid

@@ -1,0 +1,255 @@
+"""make(): the stages in order, over a project folder, resuming what is already made.
+
+    story -> scenes -> characters -> prompts -> images -> narration -> video
+
+Every stage's output is stored under a hash of its inputs, so running the same command again redoes only what
+is missing or whose inputs changed. The CLI and the studio call these functions; they hold no logic of their own.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import plugins
+from .backends.base import ImageBackend
+from .errors import InputError
+from .stages.characters import attribute_scenes, find_characters
+from .stages.images import (
+    ASPECTS,
+    ImageSettings,
+    current_candidates,
+    default_size,
+    generate_candidates,
+    parse_size,
+    pick_candidates,
+)
+from .stages.narration import narrate_scenes
+from .stages.prompts import DEFAULT_NEGATIVE, DEFAULT_STYLE, compose_prompt
+from .stages.scenes import split_scenes
+from .stages.story import narrated_text, parse_story, read_story
+from .stages.video import RenderResult, VideoSettings, check_output, render_video
+from .store.db import CandidateRow, Project
+from .types import Character, Prompt, Scene
+
+# progress(stage, done, total); log(one line for the user)
+Progress = Callable[[str, int, int], None]
+Log = Callable[[str], None]
+
+
+@dataclass
+class Options:
+    """Everything a run can be told. None means: what the project has, else the default."""
+
+    backend: str | None = None  # diffusers | sketch | auto | a plugin's name
+    model: str | None = None
+    scenes: int | None = None
+    candidates: int | None = None
+    seed: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    size: str | None = None
+    style: str | None = None
+    negative: str | None = None
+    aspect: str | None = None
+    tts: str | None = None
+    voice: str | None = None
+    speed: int | None = None
+    music: str | None = None
+    music_volume: float | None = None
+    coref: str | None = None
+
+
+DEFAULTS: dict[str, Any] = {
+    "backend": "diffusers",
+    "model": None,
+    "candidates": 1,
+    "style": DEFAULT_STYLE,
+    "negative": DEFAULT_NEGATIVE,
+    "aspect": "9:16",
+    "tts": "espeak",
+    "voice": None,
+    "speed": None,
+    "music": None,
+    "music_volume": 0.3,
+    "coref": "rules",
+}
+# options that, once given, the project remembers for the next command
+REMEMBERED = ("backend", "model", "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect",
+              "tts", "voice", "speed", "music", "music_volume", "coref", "scenes")  # fmt: skip
+
+
+@dataclass
+class MakeResult:
+    project: Path
+    render: RenderResult | None
+    scenes: list[Scene]
+    characters: list[Character]
+    made_candidates: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _quiet(*_: Any) -> None:
+    pass
+
+
+def resolve(project: Project, options: Options) -> dict[str, Any]:
+    """The options in force: given now > remembered by the project > defaults. Remembers what was given."""
+    given = {k: v for k, v in vars(options).items() if v is not None}
+    stored = project.settings()
+    merged = {**DEFAULTS, **{k: v for k, v in stored.items() if k in REMEMBERED}, **given}
+    if merged.get("seed") is None:
+        merged["seed"] = random.randrange(2**31)  # chosen once, then kept: a resumed run makes the same images
+    if merged["aspect"] not in ASPECTS:
+        raise InputError(f"--aspect {merged['aspect']!r} is not one of {', '.join(ASPECTS)}")
+    if int(merged["candidates"]) < 1:
+        raise InputError(f"--candidates must be at least 1, not {merged['candidates']}")
+    if merged.get("music_volume") is not None and not 0 <= float(merged["music_volume"]) <= 2:
+        raise InputError("--music-volume must be between 0 and 2 (0.3 is a good start)")
+    project.set_settings(**{k: merged[k] for k in REMEMBERED if k in given or k == "seed"})
+    return merged
+
+
+# 1-3: story, scenes, characters --------------------------------------------------------------------------------
+def analyse(text: str, scenes: int | None = None, coref: str = "rules") -> tuple[list[Scene], list[Character]]:
+    """Scenes and characters of a story text, with each scene's characters set. Pure: no project."""
+    from .nlp import parse
+
+    story = parse_story(text)
+    doc = parse(narrated_text(story))
+    scene_list = split_scenes(story, doc, scenes)
+    characters = find_characters(story, doc, engine=coref)
+    attribute_scenes(scene_list, characters)
+    return scene_list, characters
+
+
+def update_story(project: Project, text: str, opts: dict[str, Any]) -> tuple[list[Scene], list[Character]]:
+    """Store the story, its scenes (ids kept across edits) and its characters (the user's words kept)."""
+    scenes, found = analyse(text, opts.get("scenes"), opts.get("coref", "rules"))
+    story = parse_story(text)
+    project.save_story(story)
+    characters = project.save_characters(found)
+    attribute_scenes(scenes, characters)
+    project.sync_scenes(scenes)
+    return project.scenes(), characters
+
+
+def prompts_for(project: Project, scenes: list[Scene], characters: list[Character], opts: dict[str, Any],
+                log: Log = _quiet) -> dict[str, Prompt]:  # fmt: skip
+    by_id = {c.id: c for c in characters}
+    out = {}
+    for s in scenes:
+        p = compose_prompt(s, by_id, style=opts["style"], negative=opts["negative"])
+        if p.truncated:
+            log(f"scene {s.index + 1}: prompt is ~{p.tokens} CLIP tokens; the model will not read: {p.truncated!r}")
+        out[s.id] = p
+    return out
+
+
+# 4: images -----------------------------------------------------------------------------------------------------
+def choose_backend(name: str, model: str | None, log: Log = _quiet) -> ImageBackend:
+    """The image backend; ``auto`` takes diffusers when its weights are here, else sketch, and says why."""
+    if name == "auto":
+        from .backends.diffusers_local import DEFAULT_MODEL, weights_available
+
+        ok, why = weights_available(model or DEFAULT_MODEL)
+        if ok:
+            log(f"backend auto: using diffusers with {model or DEFAULT_MODEL} (weights found)")
+            name = "diffusers"
+        else:
+            log(f"backend auto: using sketch, because {why}")
+            name = "sketch"
+    return plugins.create("image_backend", name, model=model)
+
+
+def image_settings(backend: ImageBackend, opts: dict[str, Any]) -> ImageSettings:
+    d = backend.defaults()
+    if opts.get("size"):
+        w, h = parse_size(opts["size"])
+    elif backend.name == "sketch":
+        w, h = default_size(576, opts["aspect"])
+    else:
+        w, h = default_size(d.native, opts["aspect"])
+    steps = int(opts["steps"]) if opts.get("steps") is not None else d.steps
+    if steps < 1:
+        raise InputError(f"--steps must be at least 1, not {steps}")
+    guidance = float(opts["guidance"]) if opts.get("guidance") is not None else d.guidance
+    return ImageSettings(int(opts["candidates"]), int(opts["seed"]), steps, guidance, w, h)
+
+
+def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | None = None,
+             scenes: list[Scene] | None = None, progress: Progress = _quiet, log: Log = _quiet,
+             should_stop: Callable[[], bool] | None = None) -> tuple[ImageBackend, int]:  # fmt: skip
+    if project.story_text() is None:
+        raise InputError(f"{project.path} has no story yet: run `storyreel new STORY.txt --project {project.path}`")
+    backend = backend or choose_backend(opts["backend"], opts.get("model"), log)
+    scenes = scenes if scenes is not None else project.scenes()
+    characters = project.characters()
+    prompts = prompts_for(project, scenes, characters, opts, log)
+    made = generate_candidates(
+        project, backend, scenes, prompts, characters, image_settings(backend, opts),
+        progress=lambda d, t: progress("images", d, t), should_stop=should_stop,
+    )  # fmt: skip
+    return backend, made
+
+
+def current_picks(project: Project, backend: ImageBackend, opts: dict[str, Any]) -> dict[str, CandidateRow]:
+    scenes, characters = project.scenes(), project.characters()
+    prompts = prompts_for(project, scenes, characters, opts)
+    by_id = {c.id: c for c in characters}
+    settings = image_settings(backend, opts)
+    current = {s.id: current_candidates(project, backend, s, prompts[s.id], by_id, settings) for s in scenes}
+    return pick_candidates(project, current)
+
+
+# 5-6: narration and video -----------------------------------------------------------------------------------------
+def render(project: Project, output: Path, opts: dict[str, Any], backend: ImageBackend | None = None,
+           progress: Progress = _quiet, log: Log = _quiet,
+           should_stop: Callable[[], bool] | None = None) -> RenderResult:  # fmt: skip
+    if project.story_text() is None:
+        raise InputError(f"{project.path} has no story yet: run `storyreel new STORY.txt --project {project.path}`")
+    check_output(Path(output))
+    backend = backend or choose_backend(opts["backend"], opts.get("model"), log)
+    picks = current_picks(project, backend, opts)
+    scenes = project.scenes()
+    engine = plugins.create("tts_engine", opts["tts"], voice=opts.get("voice"), speed=opts.get("speed"))
+    narrations = narrate_scenes(project, engine, scenes, progress=lambda d, t: progress("narration", d, t))
+    settings = VideoSettings(
+        aspect=opts["aspect"], music=opts.get("music"), music_volume=float(opts.get("music_volume") or 0.3)
+    )
+    return render_video(
+        project, scenes, picks, narrations, Path(output), settings,
+        progress=lambda d, t: progress("video", d, t), should_stop=should_stop,
+    )  # fmt: skip
+
+
+def make(story_path: str | Path, output: str | Path, project_dir: str | Path | None = None,
+         options: Options | None = None, progress: Progress = _quiet, log: Log = _quiet,
+         should_stop: Callable[[], bool] | None = None) -> MakeResult:  # fmt: skip
+    """Everything in one go: a story file in, a narrated video (and its .srt) out."""
+    output = Path(output)
+    # 1. check inputs before doing any work
+    text = read_story(story_path)
+    check_output(output)
+    if options and options.music:
+        from .render.ffmpeg import check_audio
+
+        check_audio(Path(options.music))
+    project = Project(project_dir or output.with_suffix(".storyreel"))
+    try:
+        opts = resolve(project, options or Options())
+        # 2. scenes and characters
+        progress("story", 0, 1)
+        scenes, characters = update_story(project, text, opts)
+        progress("story", 1, 1)
+        # 3. images
+        backend = choose_backend(opts["backend"], opts.get("model"), log)
+        _, made = generate(project, opts, backend, scenes, progress, log, should_stop)
+        # 4. narration and video
+        result = render(project, output, opts, backend, progress, log, should_stop)
+        return MakeResult(project.path, result, project.scenes(), project.characters(), made)
+    finally:
+        project.close()

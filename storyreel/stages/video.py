@@ -1,0 +1,293 @@
+"""Video: the picked pictures with Ken Burns motion and crossfades, the voice, captions, music; and an .srt.
+
+One ffmpeg process does the encoding: we send it the frames (made here with sub-pixel affine views, so the
+motion has no jitter), and it burns the captions from an ASS file with libass, mixes the music under the
+voice with sidechain ducking, normalises loudness and writes H.264 yuv420p + AAC with +faststart.
+Everything ffmpeg reads is a file or an argument; no story text is ever part of a filter string.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import Cancelled, InputError, RenderError, StoreError, store_error
+from ..render import captions as cap
+from ..render import ffmpeg
+from ..render.motion import cover, render_frame
+from ..render.timeline import Caption, Timeline, build_timeline
+from ..store.db import CandidateRow, NarrationRow, Project, input_key
+from ..tts.base import read_wav
+from ..types import Scene, WordTiming
+
+SIZES = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
+AUDIO_RATE = 48000
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    aspect: str = "9:16"
+    fps: int = 30
+    pause: float = 0.6
+    crossfade: float = 0.5
+    music: str | None = None
+    music_volume: float = 0.3
+    loudness: float = -14.0
+    preset: str = "veryfast"
+    crf: int = 20
+
+    @property
+    def size(self) -> tuple[int, int]:
+        if self.aspect not in SIZES:
+            raise InputError(f"--aspect {self.aspect!r} is not one of {', '.join(SIZES)}")
+        return SIZES[self.aspect]
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    video: Path
+    srt: Path
+    duration: float
+    reused: bool
+
+
+def check_output(output: Path) -> None:
+    """Fail early, before any work, when the output cannot be written."""
+    if output.suffix.lower() != ".mp4":
+        raise InputError(f"output {output} should end in .mp4: storyreel writes MP4 videos")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output.parent, prefix=".storyreel-check-"):
+            pass
+    except OSError as err:
+        raise store_error(err, output.parent) from None
+
+
+def _voice_track(rows: list[NarrationRow], project: Project, tl: Timeline) -> np.ndarray:
+    """All scenes' narration on one mono track at AUDIO_RATE, each starting at its slot."""
+    track = np.zeros(int(np.ceil(tl.duration * AUDIO_RATE)) + 1, dtype=np.float32)
+    for row, slot in zip(rows, tl.slots, strict=True):
+        samples, rate = read_wav(project.media.path(row.media).read_bytes())
+        x = samples.astype(np.float32) / 32768.0
+        if rate != AUDIO_RATE:  # resample (speech-band content; linear interpolation is enough at 22-48 kHz)
+            n = int(round(len(x) * AUDIO_RATE / rate))
+            x = np.interp(np.arange(n) * (rate / AUDIO_RATE), np.arange(len(x)), x).astype(np.float32)
+        start = int(round(slot.start * AUDIO_RATE))
+        end = min(len(track), start + len(x))
+        track[start:end] += x[: end - start]
+    return track
+
+
+def _write_wav(path: Path, track: np.ndarray) -> None:
+    from ..tts.base import wav_bytes
+
+    path.write_bytes(wav_bytes(np.clip(track * 32767, -32768, 32767).astype(np.int16), AUDIO_RATE))
+
+
+def _fonts(work: Path) -> dict[str, str]:
+    """A fonts folder and fontconfig file of our own, so libass finds Roboto (and the system's fonts for
+    scripts Roboto lacks) without depending on how the machine's fontconfig is set up."""
+    import font_roboto
+
+    fonts = work / "fonts"
+    fonts.mkdir()
+    for name in ("Roboto", "RobotoBold"):
+        shutil.copy(font_roboto.font_files[name], fonts)
+    conf = work / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        f"  <dir>{fonts}</dir>\n  <dir>/usr/share/fonts</dir>\n  <dir>/usr/local/share/fonts</dir>\n"
+        f"  <cachedir>{work / 'fontcache'}</cachedir>\n</fontconfig>\n"
+    )
+    env = dict(os.environ)
+    env["FONTCONFIG_FILE"] = str(conf)
+    return env
+
+
+def _filter_graph(settings: VideoSettings, duration: float, music: bool) -> str:
+    """The filter graph, written to a file for ffmpeg. Only our own numbers and file names go in it."""
+    t = f"{duration:.3f}"
+    fade = min(2.0, duration / 4)
+    video = "[0:v]ass=filename=captions.ass:fontsdir=fonts,format=yuv420p[v]"
+    voice = f"[1:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,apad,atrim=0:{t}"
+    norm = f"loudnorm=I={settings.loudness}:TP=-1.5:LRA=11,aresample={AUDIO_RATE}"
+    if not music:
+        return f"{video};\n{voice},{norm}[a]\n"
+    return (
+        f"{video};\n"
+        f"{voice},asplit=2[voice][key];\n"
+        f"[2:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,atrim=0:{t},"
+        f"volume={settings.music_volume:.3f},afade=t=in:d=0.5,afade=t=out:st={duration - fade:.3f}:d={fade:.3f}[music];\n"
+        "[music][key]sidechaincompress=threshold=0.02:ratio=8:attack=20:release=400[ducked];\n"
+        f"[voice][ducked]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,{norm}[a]\n"
+    )
+
+
+def _frames(tl: Timeline, images: list[Path], should_stop: Callable[[], bool] | None) -> Iterator[bytes]:
+    import cv2
+
+    cache: dict[int, np.ndarray] = {}
+    for n in range(tl.frames):
+        if should_stop and n % 30 == 0 and should_stop():
+            raise Cancelled("rendering stopped; run the same command again to render")
+        plan = tl.frame_plan(n)
+        for i in [i for i in cache if i not in {p[0] for p in plan}]:
+            del cache[i]  # a scene that has left the screen
+        layers = []
+        for i, weight, progress in plan:
+            if i not in cache:
+                bgr = cv2.imread(str(images[i]), cv2.IMREAD_COLOR)
+                if bgr is None:
+                    raise RenderError(f"cannot read the picture {images[i]}: regenerate scene {i + 1}")
+                cache[i] = cover(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), tl.width, tl.height)
+            layers.append((render_frame(cache[i], tl.slots[i].motion, progress, tl.width, tl.height), weight))
+        if len(layers) == 1:
+            frame = layers[0][0]
+        else:
+            (a, wa), (b, _) = layers[0], layers[1]
+            frame = cv2.addWeighted(a, wa, b, 1.0 - wa, 0.0)
+        yield frame.tobytes()
+
+
+def _ahead(gen: Iterator[bytes], depth: int = 6) -> Iterator[bytes]:
+    """Make frames on a second thread while ffmpeg takes the previous ones (OpenCV releases the GIL)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def work() -> None:
+        try:
+            for item in gen:
+                q.put(item)
+        except BaseException as err:  # handed to the consumer
+            q.put(err)
+            return
+        q.put(done)
+
+    threading.Thread(target=work, daemon=True).start()
+    while True:
+        item = q.get()
+        if item is done:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def render_video(
+    project: Project,
+    scenes: list[Scene],
+    picks: dict[str, CandidateRow],
+    narrations: dict[str, NarrationRow],
+    output: Path,
+    settings: VideoSettings,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RenderResult:
+    width, height = settings.size
+    missing = [s.index + 1 for s in scenes if s.id not in picks]
+    if missing:
+        raise RenderError(f"scenes {missing} have no picture yet: run `storyreel generate` first")
+    output = Path(output)
+    check_output(output)
+    srt_path = output.with_suffix(".srt")
+    music = Path(settings.music) if settings.music else None
+    music_sha = ""
+    if music is not None:
+        ffmpeg.check_audio(music)
+        import hashlib
+
+        music_sha = hashlib.sha256(music.read_bytes()).hexdigest()
+
+    rows = [narrations[s.id] for s in scenes]
+    words = [[WordTiming(w["text"], w["start"], w["end"]) for w in r.words] for r in rows]
+    tl = build_timeline([r.duration for r in rows], width, height, settings.fps, settings.pause, settings.crossfade,
+                        words)  # fmt: skip
+    srt_entries = [
+        Caption(slot.start, min(slot.end, slot.start + slot.voice + 0.2), scene.text)
+        for slot, scene in zip(tl.slots, scenes, strict=True)
+    ]
+    key = input_key(
+        "render-v1", [picks[s.id].media for s in scenes], [r.media for r in rows], [s.text for s in scenes],
+        asdict(settings) | {"music": music_sha},
+    )  # fmt: skip
+    previous = project.render_for(key)
+    if previous is not None and project.media.path(previous["media"]).exists():
+        _publish(project.media.path(previous["media"]), output)
+        _publish(project.media.path(previous["srt_media"]), srt_path)
+        return RenderResult(output, srt_path, previous["duration"], True)
+
+    with tempfile.TemporaryDirectory(dir=project.path, prefix=".render-") as tmp:
+        work = Path(tmp)
+        try:
+            _write_wav(work / "voice.wav", _voice_track(rows, project, tl))
+            (work / "captions.ass").write_text(cap.ass_document(tl.captions, width, height), encoding="utf-8")
+            (work / "captions.srt").write_text(cap.srt_document(srt_entries), encoding="utf-8")
+            (work / "graph.txt").write_text(_filter_graph(settings, tl.duration, music is not None))
+        except OSError as err:
+            raise store_error(err, work) from None
+        env = _fonts(work)
+        images = [project.media.path(picks[s.id].media) for s in scenes]
+        args = [
+            ffmpeg.ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(settings.fps),
+            "-i", "pipe:0", "-i", "voice.wav",
+        ]  # fmt: skip
+        if music is not None:
+            args += ["-stream_loop", "-1", "-i", str(music.resolve())]
+        args += [
+            "-/filter_complex", "graph.txt", "-map", "[v]", "-map", "[a]",
+            "-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", "yuv420p",
+            "-r", str(settings.fps), "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+            "-c:a", "aac", "-b:a", "192k", "-ar", str(AUDIO_RATE), "-ac", "2",
+            "-movflags", "+faststart", "-t", f"{tl.frames / settings.fps:.3f}", "video.mp4",
+        ]  # fmt: skip
+        log = (work / "ffmpeg.log").open("w+")
+        proc = subprocess.Popen(args, cwd=work, env=env, stdin=subprocess.PIPE, stderr=log, stdout=subprocess.DEVNULL)
+        assert proc.stdin is not None
+        try:
+            for n, frame in enumerate(_ahead(_frames(tl, images, should_stop))):
+                proc.stdin.write(frame)
+                if progress and n % 15 == 0:
+                    progress(n, tl.frames)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # ffmpeg stopped reading: its log says why
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        code = proc.wait()
+        log.seek(0)
+        err = log.read()
+        log.close()
+        if code != 0:
+            if "No space left" in err:
+                raise StoreError(f"the disk is full while rendering in {project.path}: free some space and run again")
+            raise RenderError(f"ffmpeg failed while rendering: {ffmpeg.last_error(err)}")
+        if progress:
+            progress(tl.frames, tl.frames)
+        _publish(work / "video.mp4", output)
+        _publish(work / "captions.srt", srt_path)
+        project.add_render(key, work / "video.mp4", work / "captions.srt", output, asdict(settings), tl.duration)
+    return RenderResult(output, srt_path, tl.duration, False)
+
+
+def _publish(src: Path, dest: Path) -> None:
+    """Copy to a temporary name beside dest, then rename: the old file stays until the new one is whole."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+        os.close(fd)
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True) if "tmp" in locals() else None
+        raise store_error(err, dest) from None

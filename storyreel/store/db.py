@@ -1,0 +1,368 @@
+"""A project: a folder holding project.db (SQLite, WAL) and media/ (content-addressed files).
+
+Every write is one transaction; files are written to media/ before the row that names them, so a kill at any
+moment loses at most the item being made.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError, store_error
+from ..types import Character, Mention, Scene, Story
+from .media import MediaStore
+from .migrations import migrate
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    id: int
+    scene_id: str
+    input_key: str
+    slot: int
+    media: str
+    backend: str
+    model: str
+    seed: int
+    steps: int
+    guidance: float
+    width: int
+    height: int
+    prompt: str
+    negative: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class NarrationRow:
+    scene_id: str
+    input_key: str
+    media: str
+    duration: float
+    words: list[dict[str, Any]]
+    engine: str
+    voice: str
+
+
+def input_key(*parts: Any) -> str:
+    """A stage output's key: the hash of everything that went into it."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+class Project:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            (self.path / "media").mkdir(exist_ok=True)
+        except FileExistsError:
+            raise StoreError(f"{self.path} is a file, not a project folder: give a folder path") from None
+        except OSError as err:
+            raise store_error(err, self.path) from None
+        self.media = MediaStore(self.path / "media")
+        try:
+            self.db = sqlite3.connect(self.path / "project.db", timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            migrate(self.db)
+        except sqlite3.DatabaseError as err:
+            raise self._db_error(err) from None
+        self.db.row_factory = sqlite3.Row
+
+    def _db_error(self, err: sqlite3.Error) -> StoreError:
+        msg = str(err)
+        if "full" in msg:
+            return StoreError(f"the disk is full while writing {self.path}: free some space and run again")
+        if "readonly" in msg or "unable to open" in msg:
+            return StoreError(f"cannot write the project {self.path}: choose a folder you can write to")
+        if "not a database" in msg or "malformed" in msg:
+            return StoreError(f"{self.path / 'project.db'} is not a storyreel project database: use another folder")
+        return StoreError(f"project database error in {self.path}: {msg}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.Error as err:
+            raise self._db_error(err) from None
+
+    def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        try:
+            return self.db.execute(sql, args).fetchall()
+        except sqlite3.Error as err:
+            raise self._db_error(err) from None
+
+    # settings ----------------------------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        return {r["key"]: json.loads(r["value"]) for r in self._query("SELECT key, value FROM settings")}
+
+    def set_settings(self, **values: Any) -> None:
+        with self.tx() as db:
+            for k, v in values.items():
+                db.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (k, json.dumps(v)),
+                )
+
+    # story and scenes --------------------------------------------------------------------------------------
+    def story_text(self) -> str | None:
+        rows = self._query("SELECT text FROM story WHERE id = 1")
+        return rows[0]["text"] if rows else None
+
+    def save_story(self, story: Story) -> bool:
+        """Store the story text; True when it changed."""
+        sha = hashlib.sha256(story.text.encode()).hexdigest()
+        rows = self._query("SELECT sha256 FROM story WHERE id = 1")
+        if rows and rows[0]["sha256"] == sha:
+            return False
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO story (id, text, sha256, form, updated_at) VALUES (1, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET text=excluded.text, sha256=excluded.sha256, form=excluded.form, "
+                "updated_at=excluded.updated_at",
+                (story.text, sha, story.form, time.time()),
+            )
+        return True
+
+    def sync_scenes(self, scenes: list[Scene]) -> list[Scene]:
+        """Give the new scenes ids: a scene whose text is unchanged, or only edited, keeps its id (and so its
+        candidates and pick), wherever it has moved to; new scenes get new ids; vanished ones are retired."""
+        old = self.scenes()
+        a, b = [_norm(s.text) for s in old], [_norm(s.text) for s in scenes]
+        taken: set[str] = set()
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+            if op == "equal":
+                for k in range(i2 - i1):
+                    scenes[j1 + k].id = old[i1 + k].id
+            elif op == "replace":
+                # an edited scene keeps its id when its text is still mostly the same
+                free = list(range(i1, i2))
+                for j in range(j1, j2):
+                    best = max(free, key=lambda i: difflib.SequenceMatcher(None, a[i], b[j]).ratio(), default=None)
+                    if best is not None and difflib.SequenceMatcher(None, a[best], b[j]).ratio() >= 0.5:
+                        scenes[j].id = old[best].id
+                        free.remove(best)
+        for s in scenes:
+            if not s.id or s.id in taken:
+                s.id = "s" + uuid.uuid4().hex[:10]
+            taken.add(s.id)
+        with self.tx() as db:
+            db.execute("UPDATE scenes SET active = 0, position = NULL")
+            for s in scenes:
+                db.execute(
+                    "INSERT INTO scenes (id, position, start, end, text, visual, speaker, active) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET position=excluded.position, "
+                    "start=excluded.start, end=excluded.end, text=excluded.text, visual=excluded.visual, "
+                    "speaker=excluded.speaker, active=1",
+                    (s.id, s.index, s.start, s.end, s.text, s.visual, s.speaker),
+                )
+                db.execute("DELETE FROM scene_characters WHERE scene_id = ?", (s.id,))
+                for pos, cid in enumerate(s.characters):
+                    db.execute(
+                        "INSERT INTO scene_characters (scene_id, character_id, position) VALUES (?, ?, ?)",
+                        (s.id, cid, pos),
+                    )
+        return scenes
+
+    def scenes(self) -> list[Scene]:
+        rows = self._query("SELECT * FROM scenes WHERE active = 1 ORDER BY position")
+        chars: dict[str, list[str]] = {}
+        for r in self._query("SELECT scene_id, character_id FROM scene_characters ORDER BY scene_id, position"):
+            chars.setdefault(r["scene_id"], []).append(r["character_id"])
+        return [
+            Scene(
+                index=r["position"],
+                start=r["start"],
+                end=r["end"],
+                text=r["text"],
+                visual=r["prompt_override"] or r["visual"],
+                speaker=r["speaker"],
+                id=r["id"],
+                characters=chars.get(r["id"], []),
+            )
+            for r in rows
+        ]
+
+    def scene(self, ref: str | int) -> Scene:
+        """A scene by its 1-based number or its id."""
+        scenes = self.scenes()
+        for s in scenes:
+            if s.id == str(ref):
+                return s
+        try:
+            n = int(ref)
+        except ValueError:
+            n = 0
+        if 1 <= n <= len(scenes):
+            return scenes[n - 1]
+        raise StoreError(f"no scene {ref!r} in {self.path}: give a number from 1 to {len(scenes)} or a scene id")
+
+    def set_scene_visual(self, scene_id: str, visual: str | None) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE scenes SET prompt_override = ? WHERE id = ?", (visual, scene_id))
+
+    # characters ------------------------------------------------------------------------------------------
+    def save_characters(self, found: list[Character]) -> list[Character]:
+        """Store what the finder found, keeping the prompt words (and name) the user wrote for a character."""
+        edited = {c.id: c for c in self.characters() if c.edited}
+        out = []
+        for ch in found:
+            mine = edited.pop(ch.id, None)
+            if mine is not None:
+                ch.name, ch.prompt, ch.negative, ch.edited = mine.name, mine.prompt, mine.negative, True
+            out.append(ch)
+        out.extend(edited.values())  # the user's own characters stay even when the text no longer names them
+        with self.tx() as db:
+            db.execute("DELETE FROM mentions")
+            db.execute("DELETE FROM characters")
+            for pos, ch in enumerate(out):
+                self._insert_character(db, ch, pos)
+        return out
+
+    def _insert_character(self, db: sqlite3.Connection, ch: Character, pos: int) -> None:
+        db.execute(
+            "INSERT INTO characters (id, name, prompt, negative, gender, number, edited, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (ch.id, ch.name, ch.prompt, ch.negative, ch.gender, ch.number, int(ch.edited), pos),
+        )
+        db.executemany(
+            "INSERT INTO mentions (character_id, start, end, text, type, passing) VALUES (?, ?, ?, ?, ?, ?)",
+            [(ch.id, m.start, m.end, m.text, m.type, int(m.passing)) for m in ch.mentions],
+        )
+
+    def characters(self) -> list[Character]:
+        mentions: dict[str, list[Mention]] = {}
+        for r in self._query("SELECT * FROM mentions ORDER BY start"):
+            mentions.setdefault(r["character_id"], []).append(
+                Mention(r["start"], r["end"], r["text"], r["type"], bool(r["passing"]))
+            )
+        return [
+            Character(
+                id=r["id"],
+                name=r["name"],
+                mentions=mentions.get(r["id"], []),
+                prompt=r["prompt"],
+                negative=r["negative"],
+                gender=r["gender"],
+                number=r["number"],
+                edited=bool(r["edited"]),
+            )
+            for r in self._query("SELECT * FROM characters ORDER BY position")
+        ]
+
+    def update_character(self, cid: str, **fields: Any) -> None:
+        allowed = {"name", "prompt", "negative"}
+        if not fields.keys() <= allowed:
+            raise ValueError(f"cannot set {set(fields) - allowed}")
+        if not self._query("SELECT 1 FROM characters WHERE id = ?", (cid,)):
+            names = ", ".join(c.id for c in self.characters())
+            raise StoreError(f"no character {cid!r} in this project: choose one of {names}")
+        with self.tx() as db:
+            for k, v in fields.items():
+                db.execute(f"UPDATE characters SET {k} = ?, edited = 1 WHERE id = ?", (v, cid))
+
+    # candidates and picks ----------------------------------------------------------------------------------
+    def candidate_for(self, scene_id: str, key: str) -> CandidateRow | None:
+        rows = self._query("SELECT * FROM candidates WHERE scene_id = ? AND input_key = ?", (scene_id, key))
+        return CandidateRow(**dict(rows[0])) if rows else None
+
+    def candidates(self, scene_id: str | None = None) -> list[CandidateRow]:
+        if scene_id is None:
+            rows = self._query("SELECT * FROM candidates ORDER BY id")
+        else:
+            rows = self._query("SELECT * FROM candidates WHERE scene_id = ? ORDER BY id", (scene_id,))
+        return [CandidateRow(**dict(r)) for r in rows]
+
+    def candidate(self, cid: int) -> CandidateRow | None:
+        rows = self._query("SELECT * FROM candidates WHERE id = ?", (cid,))
+        return CandidateRow(**dict(rows[0])) if rows else None
+
+    def add_candidate(self, scene_id: str, key: str, slot: int, image_png: bytes, **meta: Any) -> CandidateRow:
+        name = self.media.put(image_png, ".png")
+        with self.tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO candidates (scene_id, input_key, slot, media, backend, model, seed, steps, "
+                "guidance, width, height, prompt, negative, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    scene_id, key, slot, name, meta["backend"], meta["model"], meta["seed"], meta["steps"],
+                    meta["guidance"], meta["width"], meta["height"], meta["prompt"], meta["negative"], time.time(),
+                ),
+            )  # fmt: skip
+        row = self.candidate_for(scene_id, key)
+        assert row is not None
+        return row
+
+    def picks(self) -> dict[str, tuple[int, str]]:
+        return {r["scene_id"]: (r["candidate_id"], r["by"]) for r in self._query("SELECT * FROM picks")}
+
+    def pick(self, scene_id: str, candidate_id: int, by: str = "user") -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO picks (scene_id, candidate_id, by, picked_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(scene_id) DO UPDATE SET candidate_id=excluded.candidate_id, by=excluded.by, "
+                "picked_at=excluded.picked_at",
+                (scene_id, candidate_id, by, time.time()),
+            )
+
+    # narration -----------------------------------------------------------------------------------------------
+    def narration_for(self, scene_id: str, key: str) -> NarrationRow | None:
+        rows = self._query("SELECT * FROM narrations WHERE scene_id = ? AND input_key = ?", (scene_id, key))
+        if not rows:
+            return None
+        r = dict(rows[0])
+        return NarrationRow(
+            r["scene_id"], r["input_key"], r["media"], r["duration"], json.loads(r["words"]), r["engine"], r["voice"]
+        )
+
+    def add_narration(self, scene_id: str, key: str, wav: bytes, duration: float, words: list[dict], engine: str,
+                      voice: str) -> NarrationRow:  # fmt: skip
+        name = self.media.put(wav, ".wav")
+        with self.tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO narrations (scene_id, input_key, media, duration, words, engine, voice, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (scene_id, key, name, duration, json.dumps(words), engine, voice, time.time()),
+            )
+        return NarrationRow(scene_id, key, name, duration, words, engine, voice)
+
+    # renders -------------------------------------------------------------------------------------------------
+    def render_for(self, key: str) -> sqlite3.Row | None:
+        rows = self._query("SELECT * FROM renders WHERE input_key = ? ORDER BY id DESC LIMIT 1", (key,))
+        return rows[0] if rows else None
+
+    def add_render(self, key: str, video: Path, srt: Path, output: Path, settings: dict, duration: float) -> None:
+        vname = self.media.put_file(video, ".mp4")
+        sname = self.media.put_file(srt, ".srt")
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO renders (input_key, media, srt_media, output, settings, duration, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, vname, sname, str(output), json.dumps(settings), duration, time.time()),
+            )

@@ -1,0 +1,41 @@
+"""Content-addressed files: media/ab/abcdef....png, named by the sha256 of their bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from ..errors import store_error
+
+
+class MediaStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, name: str) -> Path:
+        return self.root / name[:2] / name
+
+    def put(self, data: bytes, ext: str) -> str:
+        """Store bytes; return their name. Written to a temporary file and renamed, so a kill leaves no half file."""
+        name = hashlib.sha256(data).hexdigest() + ext
+        final = self.path(name)
+        if final.exists():
+            return name
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, final)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as err:
+            raise store_error(err, final) from None
+        return name
+
+    def put_file(self, src: Path, ext: str) -> str:
+        return self.put(src.read_bytes(), ext)

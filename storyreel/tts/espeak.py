@@ -1,0 +1,120 @@
+"""espeak-ng, embedded: the shared library and voice data from the espeakng-loader wheel, driven through ctypes.
+
+Word events from the synthesiser give each word's start time, for captions in time with the voice.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from ..errors import TTSError
+from ..types import Speech
+from .base import TTSEngine, speech_end, timings_from_starts, wav_bytes, word_spans
+
+AUDIO_OUTPUT_SYNCHRONOUS = 2
+POS_CHARACTER = 1
+CHARS_UTF8 = 1
+EVENT_LIST_TERMINATED, EVENT_WORD = 0, 1
+RATE, VOLUME, PITCH = 1, 2, 3
+
+DEFAULT_VOICE = "en-us"
+DEFAULT_SPEED = 165  # words per minute; espeak's own default (175) sounds hurried for stories
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),  # 1-based, in characters
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),  # milliseconds
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", ctypes.c_char * 8),
+    ]
+
+
+_Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+_lock = threading.Lock()  # espeak-ng keeps global state: one synthesis at a time per process
+
+
+@cache
+def _library() -> tuple[Any, int]:
+    try:
+        import espeakng_loader
+    except ImportError:
+        raise TTSError("espeak-ng is not installed: run `pip install espeakng-loader`") from None
+    try:
+        lib = ctypes.CDLL(espeakng_loader.get_library_path())
+    except OSError as err:
+        raise TTSError(f"cannot load the espeak-ng library: {err}") from None
+    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
+        ctypes.c_void_p, ctypes.c_void_p,
+    ]  # fmt: skip
+    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0)
+    if rate <= 0:
+        raise TTSError("espeak-ng could not start (its voice data is missing): reinstall espeakng-loader")
+    return lib, rate
+
+
+class EspeakEngine(TTSEngine):
+    name = "espeak"
+
+    def __init__(self, voice: str | None = None, speed: int | None = None, **_: object) -> None:
+        self.voice = voice or DEFAULT_VOICE
+        self.speed = int(speed or DEFAULT_SPEED)
+        if not 80 <= self.speed <= 450:
+            raise TTSError(f"espeak speed {self.speed} is out of range: give 80 to 450 words per minute")
+
+    def key(self) -> tuple:
+        return (self.name, self.voice, self.speed)
+
+    def speak(self, text: str) -> Speech:
+        lib, rate = _library()
+        chunks: list[bytes] = []
+        events: list[tuple[int, int]] = []  # (text_position, audio ms)
+
+        def on_audio(wav: Any, n: int, ev: Any) -> int:
+            if n > 0:
+                chunks.append(ctypes.string_at(wav, n * 2))
+            i = 0
+            while ev[i].type != EVENT_LIST_TERMINATED:
+                if ev[i].type == EVENT_WORD:
+                    events.append((ev[i].text_position, ev[i].audio_position))
+                i += 1
+            return 0
+
+        callback = _Callback(on_audio)
+        data = text.encode("utf-8")
+        with _lock:
+            lib.espeak_SetSynthCallback(callback)
+            if lib.espeak_SetVoiceByName(self.voice.encode()) != 0:
+                raise TTSError(
+                    f"espeak has no voice {self.voice!r}: try en-us, en-gb, fr, de, es (or `espeak-ng --voices`)"
+                )
+            lib.espeak_SetParameter(RATE, self.speed, 0)
+            err = lib.espeak_Synth(data, len(data) + 1, 0, POS_CHARACTER, 0, CHARS_UTF8, None, None)
+            lib.espeak_Synchronize()
+        if err != 0:
+            raise TTSError(f"espeak-ng failed to speak (error {err})")
+        samples = np.frombuffer(b"".join(chunks), dtype="<i2")
+        duration = len(samples) / rate
+        spans = word_spans(text)
+        starts: list[float | None] = [None] * len(spans)
+        for pos, ms in events:
+            c = pos - 1
+            for i, (s, e) in enumerate(spans):
+                if s <= c < e and starts[i] is None:
+                    starts[i] = ms / 1000.0
+                    break
+        words = timings_from_starts(text, starts, speech_end(samples, rate) or duration)
+        return Speech(wav_bytes(samples, rate), rate, duration, words)
