@@ -89,6 +89,29 @@ def _family(kind: str, path: Path) -> str:
     return "sdxl" if path.stat().st_size > 5_000_000_000 or "xl" in path.name.lower() else "sd"
 
 
+def _quiet_libraries() -> None:
+    """Our progress bars speak for the load and the steps; the libraries' own would garble them."""
+    from diffusers.utils import logging as dlog
+
+    dlog.disable_progress_bar()
+    dlog.set_verbosity_error()
+    try:
+        from transformers.utils import logging as tlog
+
+        tlog.disable_progress_bar()
+        tlog.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+def _takes_dtype() -> bool:
+    try:
+        from diffusers.utils.deprecation_utils import _resolve_dtype  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class DiffusersBackend(ImageBackend):
     name = "diffusers"
 
@@ -130,17 +153,19 @@ class DiffusersBackend(ImageBackend):
                 "the diffusers backend needs torch and diffusers: run `pip install 'storyreel[diffusers]'` "
                 "or use --backend sketch"
             ) from None
+        _quiet_libraries()
         device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         cls = StableDiffusionXLPipeline if self.family == "sdxl" else StableDiffusionPipeline
+        dtype_arg = "dtype" if _takes_dtype() else "torch_dtype"  # diffusers renamed it
         try:
             if self.kind == "folder":
-                kwargs: dict[str, Any] = {"torch_dtype": dtype}
+                kwargs: dict[str, Any] = {dtype_arg: dtype}
                 if self.family == "sd":
                     kwargs.update(safety_checker=None, requires_safety_checker=False)
                 pipe = cls.from_pretrained(self.path, local_files_only=True, **kwargs)
             else:
-                pipe = cls.from_single_file(str(self.path), torch_dtype=dtype, local_files_only=True)
+                pipe = cls.from_single_file(str(self.path), local_files_only=True, **{dtype_arg: dtype})
         except (OSError, ValueError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ModelNotFoundError(
