@@ -241,12 +241,12 @@ def make(story_path: str | Path, output: str | Path, project_dir: str | Path | N
     project = Project(project_dir or output.with_suffix(".storyreel"))
     try:
         opts = resolve(project, options or Options())
+        backend = choose_backend(opts["backend"], opts.get("model"), log)  # a missing model stops us here
         # 2. scenes and characters
         progress("story", 0, 1)
         scenes, characters = update_story(project, text, opts)
         progress("story", 1, 1)
         # 3. images
-        backend = choose_backend(opts["backend"], opts.get("model"), log)
         _, made = generate(project, opts, backend, scenes, progress, log, should_stop)
         # 4. narration and video
         result = render(project, output, opts, backend, progress, log, should_stop)

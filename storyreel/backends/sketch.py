@@ -59,7 +59,8 @@ class SketchBackend(ImageBackend):
         pad = max(unit, int(w * 0.1))  # clear of what the Ken Burns motion crops
         big, small = font(int(unit * 2.2), bold=True), font(unit)
         draw.text((pad, pad), f"Scene {req.scene}", font=big, fill=(255, 255, 255))
-        y = pad + int(unit * 3)
+        draw.text((pad, pad + int(unit * 2.5)), f"seed {req.seed}", font=small, fill=(200, 200, 200))
+        y = pad + int(unit * 4.2)
         names = ", ".join(n for n, _ in req.characters)
         if names:
             draw.text((pad, y), names, font=font(unit, bold=True), fill=(255, 214, 102))
@@ -75,8 +76,8 @@ class SketchBackend(ImageBackend):
                     break
                 draw.text((pad, y), line, font=small, fill=colour)
                 y += int(unit * 1.25)
-        draw.text((pad, h - pad - unit), f"seed {req.seed}", font=small, fill=(200, 200, 200))
+        # labels at the top: the bottom of the frame belongs to the captions
         label = "sketch"
         lw = draw.textlength(label, font=font(unit, bold=True))
-        draw.text((w - pad - lw, h - pad - unit), label, font=font(unit, bold=True), fill=(255, 120, 120))
+        draw.text((w - pad - lw, pad), label, font=font(unit, bold=True), fill=(255, 120, 120))
         return img

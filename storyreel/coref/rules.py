@@ -125,6 +125,11 @@ class RulesEngine(CorefEngine):
         out.sort(key=lambda m: m.start_tok)
         return out
 
+    @staticmethod
+    def _role_noun(tok: Any) -> bool:
+        lemma = tok.lemma_.lower()
+        return lemma in lx.PERSON_NOUNS or lemma in lx.CREATURE_NOUNS
+
     def _followed_by_propn(self, tok: Any) -> bool:
         nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
         return nxt is not None and nxt.pos_ == "PROPN" and tok.dep_ == "compound"
@@ -135,6 +140,15 @@ class RulesEngine(CorefEngine):
             return False
         if tok.ent_type_ == "PERSON":
             return True
+        prev = tok.doc[tok.i - 1] if tok.i > 0 else None
+        if (
+            prev is not None
+            and prev.pos_ == "NOUN"
+            and self._role_noun(prev)
+            and prev.i > 0
+            and prev.nbor(-1).dep_ == "det"
+        ):
+            return True  # "the witch Agatha", however the parse attached it
         if tok.ent_type_ in ("GPE", "LOC", "FAC", "ORG", "DATE", "TIME", "NORP", "WORK_OF_ART", "EVENT"):
             return False
         prev = tok.doc[tok.i - 1] if tok.i > 0 else None
@@ -158,6 +172,10 @@ class RulesEngine(CorefEngine):
         # titles written in lower case or tagged as nouns ("Mr.", "King")
         while start > 0 and doc[start - 1].lower_ in lx.TITLES:
             start -= 1
+        # a role noun before the name: "the witch Agatha"
+        if start > 1 and doc[start - 1].pos_ == "NOUN" and self._role_noun(doc[start - 1]):
+            if doc[start - 2].dep_ == "det":
+                start -= 2
         np_start = min(start, _np_start(tok))
         while doc[np_start].is_space or doc[np_start].is_punct:
             np_start += 1
@@ -199,6 +217,9 @@ class RulesEngine(CorefEngine):
             return None
         if tok.dep_ == "compound":
             return None  # "the dragon Fafnir": part of a name
+        nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+        if nxt is not None and nxt.pos_ == "PROPN" and self._is_name_head(nxt):
+            return None  # "the witch Agatha": the name's mention holds it
         if tok.dep_ == "attr" and tok.head.lemma_ == "be":
             return None  # "Fafnir was a dragon": says what the subject is, see _descriptors
         det = next((c for c in tok.lefts if c.dep_ in ("det", "poss")), None)
@@ -485,7 +506,7 @@ class RulesEngine(CorefEngine):
 
 
 def _slug(name: str, used: set[str]) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "character"
+    base = re.sub(r"[\W_]+", "-", name.lower()).strip("-") or "character"
     cid, n = base, 2
     while cid in used:
         cid, n = f"{base}-{n}", n + 1

@@ -25,10 +25,11 @@ def view(motion: str, progress: float, src_w: int, src_h: int, width: int, heigh
     """The 2x3 matrix that maps output pixels to source pixels for this point of the motion."""
     zmax = min(src_w / width, src_h / height)  # the source covers the output times ZOOM
     p = min(1.0, max(0.0, progress))
+    # zoom by changing the view's size linearly, so its edges move at a constant speed
     if motion == "zoom_in":
-        z = 1.0 + (zmax - 1.0) * p
+        z = 1.0 / (1.0 + (1.0 / zmax - 1.0) * p)
     elif motion == "zoom_out":
-        z = zmax - (zmax - 1.0) * p
+        z = 1.0 / (1.0 / zmax + (1.0 - 1.0 / zmax) * p)
     else:
         z = 1.0 + (zmax - 1.0) * 0.6  # pans happen a little zoomed in, with room to travel
     # the view's size in source pixels: at z=1 the whole source, at z=zmax one source pixel per output pixel

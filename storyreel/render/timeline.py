@@ -100,24 +100,32 @@ def build_timeline(
 _BREAK_AFTER = re.compile(r"[.!?;:,\u2026\u3002\uff0c\u060c]['\"\u201d\u2019)]*$")
 
 
+def _group_words(ws: list[WordTiming]) -> list[list[WordTiming]]:
+    """Phrases cut after punctuation; long ones split into even parts of at most MAX_CAPTION_WORDS; short
+    neighbours joined while they fit."""
+    phrases: list[list[WordTiming]] = [[]]
+    for w in ws:
+        phrases[-1].append(w)
+        if _BREAK_AFTER.search(w.text):
+            phrases.append([])
+    groups: list[list[WordTiming]] = []
+    for ph in (p for p in phrases if p):
+        parts = -(-len(ph) // MAX_CAPTION_WORDS)
+        size = -(-len(ph) // parts)
+        for k in range(0, len(ph), size):
+            chunk = ph[k : k + size]
+            if groups and len(groups[-1]) + len(chunk) <= MAX_CAPTION_WORDS and min(len(groups[-1]), len(chunk)) < 3:
+                groups[-1].extend(chunk)
+            else:
+                groups.append(chunk)
+    return groups
+
+
 def caption_groups(tl: Timeline, words: list[list[WordTiming]]) -> list[Caption]:
-    """Captions of at most MAX_CAPTION_WORDS words, cut after punctuation when they can be."""
+    """Captions of at most MAX_CAPTION_WORDS words, in time with the voice."""
     out: list[Caption] = []
     for slot, ws in zip(tl.slots, words, strict=True):
-        groups: list[list[WordTiming]] = []
-        current: list[WordTiming] = []
-        for w in ws:
-            current.append(w)
-            full = len(current) >= MAX_CAPTION_WORDS
-            soft = len(current) >= 3 and _BREAK_AFTER.search(w.text)
-            if full or soft:
-                groups.append(current)
-                current = []
-        if current:
-            if groups and len(current) <= 1 and len(groups[-1]) < MAX_CAPTION_WORDS:
-                groups[-1].extend(current)  # no one-word orphan
-            else:
-                groups.append(current)
+        groups = _group_words(ws)
         for gi, g in enumerate(groups):
             start = slot.start + g[0].start
             if gi + 1 < len(groups):

@@ -39,6 +39,20 @@ class _Event(ctypes.Structure):
     ]
 
 
+class _Voice(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_char_p),
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    ]
+
+
 _Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 _lock = threading.Lock()  # espeak-ng keeps global state: one synthesis at a time per process
 
@@ -59,11 +73,28 @@ def _library() -> tuple[Any, int]:
         ctypes.c_void_p, ctypes.c_void_p,
     ]  # fmt: skip
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_SetVoiceByProperties.argtypes = [ctypes.POINTER(_Voice)]
+    lib.espeak_GetCurrentVoice.restype = ctypes.c_void_p
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
     rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0)
     if rate <= 0:
         raise TTSError("espeak-ng could not start (its voice data is missing): reinstall espeakng-loader")
     return lib, rate
+
+
+def _set_voice(lib: Any, voice: str) -> bool:
+    """By voice name ("en-us", "gmw/en") or, failing that, by language ("en-gb", "fr")."""
+    if lib.espeak_SetVoiceByName(voice.encode()) == 0:
+        return True
+    spec = _Voice(None, voice.lower().encode(), None, 0, 0, 0, 0, 0, None)
+    if lib.espeak_SetVoiceByProperties(ctypes.byref(spec)) != 0:
+        return False
+    current = lib.espeak_GetCurrentVoice()
+    if not current:
+        return False
+    langs = ctypes.cast(current, ctypes.POINTER(_Voice)).contents.languages or b""
+    # the languages field is a list of (priority byte, name, NUL); the voice must speak the language asked for
+    return voice.lower().split("-")[0].encode() in langs.lower()
 
 
 class EspeakEngine(TTSEngine):
@@ -97,7 +128,7 @@ class EspeakEngine(TTSEngine):
         data = text.encode("utf-8")
         with _lock:
             lib.espeak_SetSynthCallback(callback)
-            if lib.espeak_SetVoiceByName(self.voice.encode()) != 0:
+            if not _set_voice(lib, self.voice):
                 raise TTSError(
                     f"espeak has no voice {self.voice!r}: try en-us, en-gb, fr, de, es (or `espeak-ng --voices`)"
                 )
