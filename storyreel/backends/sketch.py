@@ -49,7 +49,7 @@ class SketchBackend(ImageBackend):
 
     def card(self, req: ImageRequest) -> Image.Image:
         w, h = req.width, req.height
-        top, bottom = _palette(req.seed)
+        top, bottom = _palette(req.seed * 1000 + req.scene)
         img = Image.new("RGB", (w, h))
         draw = ImageDraw.Draw(img)
         for y in range(h):  # a vertical gradient, different for every seed

@@ -49,6 +49,49 @@ def view(motion: str, progress: float, src_w: int, src_h: int, width: int, heigh
     return np.array([[sx, 0.0, cx - vw / 2 + 0.5 * sx - 0.5], [0.0, sy, cy - vh / 2 + 0.5 * sy - 0.5]])
 
 
+# RGB -> Y'CbCr, BT.709 limited range: the video is tagged bt709, so the frames are made that way
+_BT709 = np.array(
+    [
+        [0.2126 * 219 / 255, 0.7152 * 219 / 255, 0.0722 * 219 / 255],
+        [-0.114572 * 224 / 255, -0.385428 * 224 / 255, 0.5 * 224 / 255],
+        [0.5 * 224 / 255, -0.454153 * 224 / 255, -0.045847 * 224 / 255],
+    ],
+    dtype=np.float32,
+)
+_OFFSET = np.array([16, 128, 128], dtype=np.float32)
+
+
+def to_planes(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Y at full size, Cb and Cr at half size (4:2:0): the planes the encoder takes, made once per picture."""
+    import cv2
+
+    ycc = np.clip(rgb.astype(np.float32) @ _BT709.T + _OFFSET, 0, 255).astype(np.uint8)
+    h, w = ycc.shape[:2]
+    half = (w // 2, h // 2)
+    cb = cv2.resize(np.ascontiguousarray(ycc[:, :, 1]), half, interpolation=cv2.INTER_AREA)
+    cr = cv2.resize(np.ascontiguousarray(ycc[:, :, 2]), half, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(ycc[:, :, 0]), cb, cr
+
+
+def render_planes(
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray], motion: str, progress: float, width: int, height: int
+) -> list[np.ndarray]:
+    """One yuv420p frame: each plane warped by the same view, the chroma planes at half scale."""
+    import cv2
+
+    out = []
+    for plane, (w, h) in zip(
+        planes, ((width, height), (width // 2, height // 2), (width // 2, height // 2)), strict=True
+    ):
+        m = view(motion, progress, plane.shape[1], plane.shape[0], w, h)
+        out.append(
+            cv2.warpAffine(
+                plane, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+            )
+        )
+    return out
+
+
 def render_frame(src: np.ndarray, motion: str, progress: float, width: int, height: int) -> np.ndarray:
     import cv2
 
