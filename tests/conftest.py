@@ -128,3 +128,17 @@ def parse_srt(text: str) -> list[tuple[float, float, str]]:
 
         out.append((secs(start), secs(end), " ".join(lines[2:])))
     return out
+
+
+def integrated_loudness(path: Path) -> float:
+    """EBU R128 integrated loudness of a file, in LUFS (ffmpeg's ebur128 filter)."""
+    import re
+
+    from storyreel.render.ffmpeg import ffmpeg_exe
+
+    err = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+    ).stderr
+    return float(re.findall(r"I:\s+(-?[\d.]+) LUFS", err)[-1])

@@ -8,6 +8,7 @@ Everything ffmpeg reads is a file or an argument; no story text is ever part of 
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shutil
@@ -113,22 +114,48 @@ def _fonts(work: Path) -> dict[str, str]:
     return env
 
 
-def _filter_graph(settings: VideoSettings, duration: float, music: bool) -> str:
-    """The filter graph, written to a file for ffmpeg. Only our own numbers and file names go in it."""
+VIDEO_GRAPH = "[0:v]ass=filename=captions.ass:fontsdir=fonts,format=yuv420p[v]\n"
+
+
+def _audio_graph(settings: VideoSettings, duration: float, music: bool, loudnorm: str) -> str:
+    """Voice (input 0) and music (input 1) mixed, the music ducked under the voice and faded out at the end.
+    Written to a file for ffmpeg; only our own numbers go in it."""
     t = f"{duration:.3f}"
     fade = min(2.0, duration / 4)
-    video = "[0:v]ass=filename=captions.ass:fontsdir=fonts,format=yuv420p[v]"
-    voice = f"[1:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,apad,atrim=0:{t}"
-    norm = f"loudnorm=I={settings.loudness}:TP=-1.5:LRA=11,aresample={AUDIO_RATE}"
+    voice = f"[0:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,apad,atrim=0:{t}"
     if not music:
-        return f"{video};\n{voice},{norm}[a]\n"
+        return f"{voice},{loudnorm}[a]\n"
     return (
-        f"{video};\n"
         f"{voice},asplit=2[voice][key];\n"
-        f"[2:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,atrim=0:{t},"
+        f"[1:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,atrim=0:{t},"
         f"volume={settings.music_volume:.3f},afade=t=in:d=0.5,afade=t=out:st={duration - fade:.3f}:d={fade:.3f}[music];\n"
         "[music][key]sidechaincompress=threshold=0.02:ratio=8:attack=20:release=400[ducked];\n"
-        f"[voice][ducked]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,{norm}[a]\n"
+        f"[voice][ducked]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,{loudnorm}[a]\n"
+    )
+
+
+def _mix_audio(work: Path, settings: VideoSettings, duration: float, music: Path | None) -> None:
+    """voice.wav (+ music) -> audio.wav at the target loudness: loudnorm measures in a first pass, then applies
+    one linear gain, which lands on the target where single-pass dynamic mode drifts by about a decibel."""
+    inputs = ["-i", "voice.wav"]
+    if music is not None:
+        inputs += ["-stream_loop", "-1", "-i", str(music.resolve())]
+    target = f"I={settings.loudness}:TP=-1.5:LRA=11"
+    (work / "measure.txt").write_text(_audio_graph(settings, duration, music is not None,
+                                                   f"loudnorm={target}:print_format=json"))  # fmt: skip
+    err = ffmpeg.run(["-v", "info", *inputs, "-/filter_complex", "measure.txt", "-map", "[a]", "-f", "null", "-"],
+                     cwd=work)  # fmt: skip
+    m = json.loads(err[err.rindex("{") : err.rindex("}") + 1])
+    if m["input_i"] in ("-inf", "inf"):  # silence: nothing to measure
+        norm = f"aresample={AUDIO_RATE}"
+    else:
+        norm = (
+            f"loudnorm={target}:measured_I={m['input_i']}:measured_TP={m['input_tp']}:measured_LRA={m['input_lra']}:"
+            f"measured_thresh={m['input_thresh']}:offset={m['target_offset']}:linear=true,aresample={AUDIO_RATE}"
+        )
+    (work / "mix.txt").write_text(_audio_graph(settings, duration, music is not None, norm))
+    ffmpeg.run(
+        ["-y", *inputs, "-/filter_complex", "mix.txt", "-map", "[a]", "-c:a", "pcm_s16le", "audio.wav"], cwd=work
     )
 
 
@@ -232,20 +259,17 @@ def render_video(
             _write_wav(work / "voice.wav", _voice_track(rows, project, tl))
             (work / "captions.ass").write_text(cap.ass_document(tl.captions, width, height), encoding="utf-8")
             (work / "captions.srt").write_text(cap.srt_document(srt_entries), encoding="utf-8")
-            (work / "graph.txt").write_text(_filter_graph(settings, tl.duration, music is not None))
+            (work / "video.txt").write_text(VIDEO_GRAPH)
         except OSError as err:
             raise store_error(err, work) from None
+        _mix_audio(work, settings, tl.duration, music)
         env = _fonts(work)
         images = [project.media.path(picks[s.id].media) for s in scenes]
         args = [
             ffmpeg.ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-color_range", "tv", "-colorspace", "bt709", "-s", f"{width}x{height}", "-framerate", str(settings.fps),
-            "-i", "pipe:0", "-i", "voice.wav",
-        ]  # fmt: skip
-        if music is not None:
-            args += ["-stream_loop", "-1", "-i", str(music.resolve())]
-        args += [
-            "-/filter_complex", "graph.txt", "-map", "[v]", "-map", "[a]",
+            "-i", "pipe:0", "-i", "audio.wav",
+            "-/filter_complex", "video.txt", "-map", "[v]", "-map", "1:a",
             "-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", "yuv420p",
             "-r", str(settings.fps), "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
             "-c:a", "aac", "-b:a", "192k", "-ar", str(AUDIO_RATE), "-ac", "2",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from conftest import decode_audio, parse_srt, write_tone
+from conftest import decode_audio, integrated_loudness, parse_srt, write_tone
 
 from storyreel.render.ffmpeg import probe
 from storyreel.store.db import Project
@@ -40,6 +40,9 @@ def test_make_with_tiny_diffusers_model(tmp_path, tiny_model, story_file, cli):
     # the sound: present, not silent, and the music goes on under the pauses
     audio = decode_audio(out)
     assert np.sqrt(np.mean(audio**2)) > 0.02
+    quiet_pause = audio[int((narr[0] + 0.25) * 8000) : int((narr[0] + 0.45) * 8000)]
+    assert np.sqrt(np.mean(quiet_pause**2)) > 0.001  # the music plays between the lines
+    assert abs(integrated_loudness(out) - (-14.0)) < 1.5
 
     # one caption per scene in the .srt, in order, with the scene's words
     srt = parse_srt(out.with_suffix(".srt").read_text(encoding="utf-8"))
