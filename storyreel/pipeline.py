@@ -101,6 +101,8 @@ def resolve(project: Project, options: Options) -> dict[str, Any]:
     given = {k: v for k, v in vars(options).items() if v is not None}
     stored = project.settings()
     merged = {**DEFAULTS, **{k: v for k, v in stored.items() if k in REMEMBERED}, **given}
+    if "tts" not in given and str(given.get("voice", "")).endswith(".onnx"):
+        merged["tts"] = "piper"  # a Piper voice file says which engine speaks it
     if merged.get("seed") is None:
         merged["seed"] = random.randrange(2**31)  # chosen once, then kept: a resumed run makes the same images
     if merged["aspect"] not in ASPECTS:

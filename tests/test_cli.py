@@ -108,3 +108,10 @@ def test_pick_and_stage_commands(tmp_path, cli, story_file):
     assert run.code == 0, run.stderr
     _one_line_error(cli("characters", project, "--set", "nobody=x"), "no character")
     _one_line_error(cli("generate", tmp_path / "empty"), "not a storyreel project")
+
+
+def test_output_files_are_readable_by_others(tmp_path, cli, story_file):
+    out = tmp_path / "v.mp4"
+    assert cli("make", story_file, "-o", out, "--backend", "sketch", "--scenes", "1").code == 0
+    assert out.stat().st_mode & 0o044 == 0o044
+    assert out.with_suffix(".srt").stat().st_mode & 0o044 == 0o044

@@ -253,6 +253,7 @@ def render_video(
         _publish(project.media.path(previous["srt_media"]), srt_path)
         return RenderResult(output, srt_path, previous["duration"], True)
 
+    _sweep_stale_work(project.path)
     with tempfile.TemporaryDirectory(dir=project.path, prefix=".render-") as tmp:
         work = Path(tmp)
         try:
@@ -306,12 +307,31 @@ def render_video(
     return RenderResult(output, srt_path, tl.duration, False)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _sweep_stale_work(root: Path, older_than: float = 3600.0) -> None:
+    """Work folders left by a render that was killed (a kill skips the clean-up)."""
+    import time
+
+    for stale in root.glob(".render-*"):
+        try:
+            if time.time() - stale.stat().st_mtime > older_than:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def _publish(src: Path, dest: Path) -> None:
     """Copy to a temporary name beside dest, then rename: the old file stays until the new one is whole."""
     try:
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
         os.close(fd)
         shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a video is for sharing
         os.replace(tmp, dest)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True) if "tmp" in locals() else None
