@@ -64,7 +64,7 @@ def render_child(project_dir: str, output: str, aspect: str) -> None:
     picks = pick_candidates(project, {s.id: project.candidates(s.id) for s in scenes})
     narrations = narrate_scenes(project, EspeakEngine(), scenes)  # already made: read back
     t0 = time.perf_counter()
-    result = render_video(project, scenes, picks, narrations, Path(output), VideoSettings(aspect=aspect))
+    result = render_video(project, scenes, picks, narrations, Path(output), VideoSettings(aspect=aspect), force=True)
     seconds = time.perf_counter() - t0
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ff = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -219,7 +219,9 @@ def render_video(
     settings: VideoSettings,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    force: bool = False,
 ) -> RenderResult:
+    """Render, or reuse the video an earlier render made from exactly these inputs (unless ``force``)."""
     width, height = settings.size
     missing = [s.index + 1 for s in scenes if s.id not in picks]
     if missing:
@@ -248,7 +250,7 @@ def render_video(
         asdict(settings) | {"music": music_sha},
     )  # fmt: skip
     previous = project.render_for(key)
-    if previous is not None and project.media.path(previous["media"]).exists():
+    if previous is not None and not force and project.media.path(previous["media"]).exists():
         _publish(project.media.path(previous["media"]), output)
         _publish(project.media.path(previous["srt_media"]), srt_path)
         return RenderResult(output, srt_path, previous["duration"], True)
