@@ -47,6 +47,7 @@ class _Entity:
     gender: str | None = None
     number: str = "sg"
     creature: bool = False
+    narrator: bool = False
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -91,10 +92,27 @@ class RulesEngine(CorefEngine):
     name = "rules"
 
     def find_characters(self, text: str, doc: Any) -> list[Character]:
+        return self._characters(doc, self._entities(doc))
+
+    def clusters(self, text: str, doc: Any) -> list[list[Mention]]:
+        return [self._mentions_of(doc, e) for e in self._entities(doc)]
+
+    def _entities(self, doc: Any) -> list[_Entity]:
         quote = _quote_mask(doc)
         mentions = self._mentions(doc, quote)
-        entities = self._cluster(doc, mentions, quote)
-        return self._characters(doc, entities)
+        return self._cluster(doc, mentions, quote)
+
+    def _mentions_of(self, doc: Any, e: _Entity) -> list[Mention]:
+        return [
+            Mention(
+                doc[m.start_tok].idx,
+                doc[m.end_tok - 1].idx + len(doc[m.end_tok - 1].text),
+                doc[m.start_tok : m.end_tok].text,
+                m.type,
+                passing=self._passing(doc, m),
+            )
+            for m in sorted(e.mentions, key=lambda m: m.start_tok)
+        ]
 
     # 1. mentions ---------------------------------------------------------------------------------------
     def _mentions(self, doc: Any, quote: list[bool]) -> list[_Mention]:
@@ -283,12 +301,21 @@ class RulesEngine(CorefEngine):
                     attach(m, e)
                     if e.gender is None and m.gender in ("m", "f"):
                         e.gender = m.gender
+                elif m.gender != "n":  # "it" with no creature to refer to is a thing, not a character
+                    attach(m, new(m))
+        narrator: _Entity | None = None
         for m in later:
             if not m.in_quote:
-                continue  # a first-person narrator is not drawn
-            e = self._speaker(doc, m, mentions, entities, quote)
-            if e is not None:
-                attach(m, e)
+                if m.number == "sg":  # the first-person narrator is one character throughout
+                    if narrator is None:
+                        narrator = new(m)
+                        narrator.narrator = True
+                    attach(m, narrator)
+                else:
+                    attach(m, new(m))
+                continue
+            e = self._speaker(doc, m, mentions, entities, quote) if m.number == "sg" else None
+            attach(m, e or new(m))
         return [e for e in entities if e.mentions]
 
     def _match_name(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
@@ -322,6 +349,8 @@ class RulesEngine(CorefEngine):
         best, best_score = None, float("-inf")
         sent_start = doc[m.head].sent.start
         for e in entities:
+            if e.narrator:
+                continue  # "I" is not "he"
             prior = [x for x in e.mentions if x.head < m.head]
             if not prior:
                 continue
@@ -402,18 +431,9 @@ class RulesEngine(CorefEngine):
         chars: list[Character] = []
         used_ids: set[str] = set()
         for e in entities:
-            if all(m.type == "pronoun" for m in e.mentions):
+            if all(m.type == "pronoun" for m in e.mentions) and not (e.narrator and len(e.mentions) > 1):
                 continue
-            mentions = [
-                Mention(
-                    doc[m.start_tok].idx,
-                    doc[m.end_tok - 1].idx + len(doc[m.end_tok - 1].text),
-                    doc[m.start_tok : m.end_tok].text,
-                    m.type,
-                    passing=self._passing(doc, m),
-                )
-                for m in sorted(e.mentions, key=lambda m: m.start_tok)
-            ]
+            mentions = self._mentions_of(doc, e)
             name = self._name(doc, e)
             cid = _slug(name, used_ids)
             gender = e.gender or ("n" if e.creature else None)
@@ -434,6 +454,8 @@ class RulesEngine(CorefEngine):
         return m.type != "pronoun" and doc[m.head].dep_ == "poss"
 
     def _name(self, doc: Any, e: _Entity) -> str:
+        if e.narrator:
+            return "the narrator"
         names = [m for m in e.mentions if m.type == "name"]
         if names:
             # the most complete form of the name, without titles
