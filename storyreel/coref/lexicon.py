@@ -114,3 +114,84 @@ FIRST_NAMES_F = set(
     "maria marie gretel snow cinderella rapunzel belle ariel mira brunhild kriemhild freya "
     "athena hera medusa persephone dorothy wendy heidi matilda judith esther martha".split()
 )
+
+# More nouns that name people, as stories use them (roles, trades, kin, ranks, groups)
+PERSON_NOUNS.update(
+    {
+        w: None
+        for w in (
+            "doctor physician surgeon nurse patient salesman saleswoman merchant trader shopkeeper clerk "
+            "secretary manager employer employee partner colleague boss owner landlord landlady tenant lodger "
+            "officer sergeant lieutenant colonel general admiral commodore commander major private corporal "
+            "sentry soldier sailor seaman mate crew passenger traveller stranger newcomer visitor guest caller "
+            "host hostess companion comrade friend acquaintance neighbour neighbor rival enemy foe ally "
+            "teacher tutor governess pupil scholar student professor schoolmaster schoolmistress master "
+            "mistress servant footman butler valet coachman groom maid housekeeper cook gardener porter "
+            "waiter waitress attendant steward stewardess page usher courtier noble nobleman noblewoman "
+            "aristocrat peasant labourer laborer worker workman farmer ploughman shepherd hunter fisherman "
+            "miner sailor pirate smuggler thief robber murderer criminal prisoner convict captive slave "
+            "lawyer attorney judge magistrate juror witness detective inspector constable policeman "
+            "priest parson vicar minister bishop monk nun pastor preacher clergyman curate "
+            "artist painter poet writer author novelist journalist editor reporter critic reader "
+            "actor actress singer dancer musician player performer fiddler piper drummer "
+            "child baby infant boy girl youth lad lass kid orphan urchin twin son daughter heir heiress "
+            "parent mother father mamma mama papa ma pa grandmother grandfather grandparent grandson "
+            "granddaughter brother sister uncle aunt nephew niece cousin husband wife widow widower bride "
+            "bridegroom fiance fiancee lover sweetheart darling dear beloved suitor admirer spouse "
+            "fool idiot coward hero heroine villain rogue rascal scoundrel wretch devil angel saint "
+            "creature fellow chap gentleman lady gent dame madam sir lord king queen prince princess "
+            "emperor empress duke duchess earl count countess baron baroness knight squire chief leader "
+            "captain ruler governor president mayor senator member citizen resident inhabitant native "
+            "foreigner alien immigrant exile refugee pilgrim wanderer beggar tramp vagabond outlaw "
+            "invalid sufferer victim survivor observer spectator onlooker bystander listener speaker "
+            "narrator writer maker inventor founder creator owner buyer seller customer client "
+            "individual person people human mankind woman man gentlewoman spinster bachelor maiden "
+            "girlfriend boyfriend husband-to-be ancestor descendant relative relation kinsman kinswoman "
+            "god goddess ghost spirit fairy witch wizard giant dwarf elf "
+            "family household crowd company party group audience congregation army regiment troop "
+            "staff crew gang band mob assembly council committee couple pair"
+        ).split()
+    }
+    | {w: PERSON_NOUNS.get(w) for w in PERSON_NOUNS}
+)
+for _w in "son brother father uncle nephew husband widower bridegroom king prince duke earl baron emperor " \
+          "lord gentleman man boy lad monk priest sir fellow chap papa pa grandfather grandson kinsman " \
+          "nobleman policeman clergyman workman footman butler valet".split():  # fmt: skip
+    PERSON_NOUNS[_w] = "m"
+for _w in "daughter sister mother aunt niece wife widow bride queen princess duchess countess baroness " \
+          "empress lady woman girl lass madam dame nun mamma mama ma grandmother granddaughter heiress " \
+          "actress hostess governess waitress stewardess spinster maiden kinswoman gentlewoman " \
+          "noblewoman landlady mistress witch goddess".split():  # fmt: skip
+    PERSON_NOUNS[_w] = "f"
+
+# collective nouns: they name people but are singular in form
+COLLECTIVE = set("family household crowd company party group audience congregation army regiment troop staff "
+                 "crew gang band mob assembly council committee couple pair people".split())  # fmt: skip
+
+# noun endings that usually name a person ("salesman", "Englishwoman", "novelist", "librarian")
+PERSON_SUFFIXES = ("man", "men", "woman", "women", "ist", "ists", "ian", "ians", "ess", "esses", "eer", "eers")
+NOT_PERSON_SUFFIXED = set(
+    "german human woman women man men gentleman gentlemen omen amen stamen specimen abdomen semen ramen "
+    "regimen acumen cyclist list lists mist mists twist wrist fist fists exist assist persist insist "
+    "consist resist christian ocean oceans median guardian civilian librarian musician physician "
+    "address dress press stress mess less bless guess chess princess business witness mattress access "
+    "success process progress excess fortress wilderness darkness illness goodness kindness happiness "
+    "sadness weakness madness loneliness tenderness brightness distress carelessness highness career "
+    "careers engineer pioneer volunteer veneer".split()
+)  # these are either already known people (in PERSON_NOUNS) or not people
+
+# kin words and forms of address used without a determiner ("Mother said", "Yes, sir")
+BARE_PERSON = set("mother father mamma mama papa ma pa uncle aunt grandmother grandfather sister brother "
+                  "sir madam madame ma'am lady lord god doctor nurse captain master mistress cousin "
+                  "granny grandma grandpa dad daddy mum mummy mom".split())  # fmt: skip
+
+SECOND_PERSON = {"you", "your", "yours", "yourself", "yourselves", "thee", "thou", "thy", "thine", "thyself", "ye"}
+
+# verbs whose subject is a person: a capitalised subject of these is a name, whatever the tagger says
+HUMAN_VERBS = SPEECH_LEMMAS | set(
+    "smile laugh think know feel want love hate remember believe hope wish decide nod sigh marry kiss "
+    "frown weep blush grin shrug wonder suppose realise realize understand agree refuse promise "
+    "exclaim whisper murmur mutter shout cry answer reply ask tell say write read sing dance pray".split()
+)
+FIRST_NAMES_M |= set("anthony walter ralph hugh percy george harold frank ernest".split())
+FIRST_NAMES_F |= set("florence becky amelia ellen may edith margaret katharine catherine emma jane".split())

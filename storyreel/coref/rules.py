@@ -48,6 +48,7 @@ class _Entity:
     number: str = "sg"
     creature: bool = False
     narrator: bool = False
+    addressee: bool = False
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -74,6 +75,17 @@ def _quote_mask(doc: Any) -> list[bool]:
             inside = False  # a paragraph break ends an unclosed quote
         mask.append(inside)
     return mask
+
+
+def _np_end(tok: Any) -> int:
+    """Right edge of a noun phrase: its prepositional phrases and relative clauses ("the man who wrote the note")."""
+    end = tok.i
+    for child in tok.rights:
+        if child.dep_ in ("prep", "relcl", "acl"):
+            end = max(end, child.right_edge.i)
+    while end > tok.i and (tok.doc[end].is_punct or tok.doc[end].is_space):
+        end -= 1
+    return end
 
 
 def _np_start(tok: Any) -> int:
@@ -128,6 +140,11 @@ class RulesEngine(CorefEngine):
                 g, n, p = lx.PRONOUNS[low]
                 out.append(_Mention(tok.i, tok.i + 1, tok.i, "pronoun", g, n, p, lemma=low, in_quote=quote[tok.i]))
                 continue
+            if low in lx.SECOND_PERSON and tok.pos_ in ("PRON", "DET", "PROPN", "NOUN"):
+                out.append(
+                    _Mention(tok.i, tok.i + 1, tok.i, "pronoun", None, "sg", 2, lemma=low, in_quote=quote[tok.i])
+                )
+                continue
             if (tok.pos_ == "PROPN" and self._is_name_head(tok)) or (
                 tok.lower_ in known and tok.text[:1].isupper() and not self._followed_by_propn(tok)
             ):
@@ -167,11 +184,16 @@ class RulesEngine(CorefEngine):
             and prev.nbor(-1).dep_ == "det"
         ):
             return True  # "the witch Agatha", however the parse attached it
+        if prev is not None and prev.lower_ in lx.TITLES and lx.TITLES[prev.lower_] is not None:
+            return True  # "Dr. Floss", "Mrs. Smith", whatever the tagger thought of the name
+        if prev is not None and prev.lower_ in ("dr", "dr.", "professor", "captain", "colonel", "general"):
+            return True
+        if tok.dep_ in ("nsubj", "nsubjpass") and tok.head.lemma_ in lx.HUMAN_VERBS:
+            return True  # "Florence smiled", even when the tagger took her for a city
+        if tok.lower_ in lx.FIRST_NAMES_M or tok.lower_ in lx.FIRST_NAMES_F:
+            return True
         if tok.ent_type_ in ("GPE", "LOC", "FAC", "ORG", "DATE", "TIME", "NORP", "WORK_OF_ART", "EVENT"):
             return False
-        prev = tok.doc[tok.i - 1] if tok.i > 0 else None
-        if prev is not None and prev.lower_ in lx.TITLES:
-            return True
         if any(
             c.dep_ == "compound" and (c.lemma_.lower() in lx.PERSON_NOUNS or c.lemma_.lower() in lx.CREATURE_NOUNS)
             for c in tok.lefts
@@ -185,7 +207,14 @@ class RulesEngine(CorefEngine):
 
     def _name_mention(self, doc: Any, tok: Any, quote: list[bool]) -> _Mention | None:
         start = tok.i
-        while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].ent_type_ in ("PERSON", ""):
+        while (
+            start > 0
+            and doc[start - 1].pos_ == "PROPN"
+            and (
+                doc[start - 1].ent_type_ in ("PERSON", "")
+                or (doc[start - 1].dep_ == "compound" and doc[start - 1].head.i == tok.i)
+            )
+        ):
             start -= 1
         # titles written in lower case or tagged as nouns ("Mr.", "King")
         while start > 0 and doc[start - 1].lower_ in lx.TITLES:
@@ -224,14 +253,31 @@ class RulesEngine(CorefEngine):
         )
         return m
 
+    def _person_noun(self, tok: Any) -> tuple[bool, str | None]:
+        """Is this noun a person (or creature), and its gender."""
+        lemma, low = tok.lemma_.lower(), tok.lower_
+        if lemma in lx.PERSON_NOUNS:
+            return True, lx.PERSON_NOUNS[lemma]
+        if low in lx.PLURAL_PERSON_NOUNS or lemma in lx.CREATURE_NOUNS:
+            return True, None
+        if tok.ent_type_ == "NORP":
+            return True, None  # "the Egyptians", "a Frenchman"
+        if low.endswith(lx.PERSON_SUFFIXES) and low not in lx.NOT_PERSON_SUFFIXED and len(low) > 5:
+            gender = (
+                "f"
+                if low.endswith(("woman", "women", "ess", "esses"))
+                else "m"
+                if low.endswith(("man", "men"))
+                else None
+            )
+            return True, gender
+        return False, None
+
     def _description(self, doc: Any, tok: Any, quote: list[bool]) -> _Mention | None:
         lemma = tok.lemma_.lower()
-        low = tok.lower_
         plural = tok.tag_ in ("NNS", "NNPS")
-        if plural:
-            if low not in lx.PLURAL_PERSON_NOUNS:
-                return None
-        elif lemma not in lx.PERSON_NOUNS and lemma not in lx.CREATURE_NOUNS:
+        person, gender = self._person_noun(tok)
+        if not person:
             return None
         if tok.dep_ == "compound":
             return None  # "the dragon Fafnir": part of a name
@@ -240,17 +286,21 @@ class RulesEngine(CorefEngine):
             return None  # "the witch Agatha": the name's mention holds it
         if tok.dep_ == "attr" and tok.head.lemma_ == "be":
             return None  # "Fafnir was a dragon": says what the subject is, see _descriptors
-        det = next((c for c in tok.lefts if c.dep_ in ("det", "poss")), None)
-        if det is None and not plural:
-            return None  # bare "dragon" in "dragon fire"
+        det = next((c for c in tok.lefts if c.dep_ in ("det", "poss", "nummod")), None)
+        if det is None and not plural and lemma not in lx.BARE_PERSON:
+            if not any(c.dep_ == "amod" for c in tok.lefts):
+                return None  # bare "dragon" in "dragon fire"
         definite = det is not None and (det.dep_ == "poss" or det.lower_ in ("the", "this", "that", "these", "those"))
+        if det is None and lemma in lx.BARE_PERSON:
+            definite = True  # "Mother said": one known person
+        number = "pl" if plural or lemma in lx.COLLECTIVE else "sg"
         return _Mention(
             _np_start(tok),
-            tok.i + 1,
+            _np_end(tok) + 1,
             tok.i,
             "description",
-            None if plural else lx.PERSON_NOUNS.get(lemma),
-            "pl" if plural else "sg",
+            None if number == "pl" else gender,
+            number,
             lemma=lemma,
             definite=definite,
             in_quote=quote[tok.i],
@@ -281,6 +331,15 @@ class RulesEngine(CorefEngine):
         for m in mentions:
             if m.type == "pronoun" and m.person == 1:
                 later.append(m)
+                continue
+            if m.type == "pronoun" and m.person == 2:
+                # "you" is whoever is spoken to: the same one until the talk moves on
+                e = next((x for x in reversed(entities) if x.addressee and m.head - x.last_tok() < 120
+                          and x.mentions[-1].in_quote == m.in_quote), None)  # fmt: skip
+                if e is None:
+                    e = new(m)
+                    e.addressee = True
+                attach(m, e)
                 continue
             if m.type == "name":
                 e = self._match_name(m, entities)
@@ -349,16 +408,16 @@ class RulesEngine(CorefEngine):
         best, best_score = None, float("-inf")
         sent_start = doc[m.head].sent.start
         for e in entities:
-            if e.narrator:
-                continue  # "I" is not "he"
+            if e.narrator or e.addressee:
+                continue  # "I" and "you" are not "he"
             prior = [x for x in e.mentions if x.head < m.head]
             if not prior:
                 continue
             if e.number != m.number:
                 continue
             if m.gender == "n":
-                if not e.creature:
-                    continue
+                if not e.creature or not (e.names or sum(x.type == "description" for x in e.mentions) >= 2):
+                    continue  # "it" is a character only for a creature the story has made one
             elif m.gender in ("m", "f"):
                 if e.gender not in (None, m.gender) or (e.creature and e.gender is None and e.names == set()):
                     continue
