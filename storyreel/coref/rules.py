@@ -36,6 +36,7 @@ class _Mention:
     in_quote: bool = False
     creature: bool = False
     entity: int | None = None
+    block: int = 0  # the quotation the mention is in (0: narration)
 
 
 @dataclass
@@ -49,14 +50,15 @@ class _Entity:
     creature: bool = False
     narrator: bool = False
     addressee: bool = False
+    we: bool = False
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
 
 
-def _quote_mask(doc: Any) -> list[bool]:
-    """True for tokens inside quotation marks."""
-    inside, mask = False, []
+def _quote_mask(doc: Any) -> list[int]:
+    """For each token, the number of the quotation it is inside (1, 2, ...), or 0 outside quotes."""
+    inside, mask, block = False, [], 0
     for tok in doc:
         t = tok.text
         if t in _QUOTES_OPEN and (not inside or t == '"'):
@@ -65,6 +67,7 @@ def _quote_mask(doc: Any) -> list[bool]:
                 mask.append(False)
                 continue
             inside = True
+            block += 1
             mask.append(False)
             continue
         if inside and t in _QUOTES_CLOSE:
@@ -73,7 +76,7 @@ def _quote_mask(doc: Any) -> list[bool]:
             continue
         if tok.is_space and "\n\n" in tok.text:
             inside = False  # a paragraph break ends an unclosed quote
-        mask.append(inside)
+        mask.append(block if inside else 0)
     return mask
 
 
@@ -138,11 +141,35 @@ class RulesEngine(CorefEngine):
             low = tok.lower_
             if tok.pos_ == "PRON" and low in lx.PRONOUNS:
                 g, n, p = lx.PRONOUNS[low]
-                out.append(_Mention(tok.i, tok.i + 1, tok.i, "pronoun", g, n, p, lemma=low, in_quote=quote[tok.i]))
+                out.append(
+                    _Mention(
+                        tok.i,
+                        tok.i + 1,
+                        tok.i,
+                        "pronoun",
+                        g,
+                        n,
+                        p,
+                        lemma=low,
+                        in_quote=bool(quote[tok.i]),
+                        block=quote[tok.i],
+                    )
+                )
                 continue
             if low in lx.SECOND_PERSON and tok.pos_ in ("PRON", "DET", "PROPN", "NOUN"):
                 out.append(
-                    _Mention(tok.i, tok.i + 1, tok.i, "pronoun", None, "sg", 2, lemma=low, in_quote=quote[tok.i])
+                    _Mention(
+                        tok.i,
+                        tok.i + 1,
+                        tok.i,
+                        "pronoun",
+                        None,
+                        "sg",
+                        2,
+                        lemma=low,
+                        in_quote=bool(quote[tok.i]),
+                        block=quote[tok.i],
+                    )
                 )
                 continue
             if (tok.pos_ == "PROPN" and self._is_name_head(tok)) or (
@@ -248,7 +275,8 @@ class RulesEngine(CorefEngine):
             "sg",
             lemma=" ".join(t.lower_ for t in parts),
             name_parts=tuple(t.lower_ for t in parts),
-            in_quote=quote[tok.i],
+            in_quote=bool(quote[tok.i]),
+            block=quote[tok.i],
             creature=creature,
         )
         return m
@@ -303,7 +331,8 @@ class RulesEngine(CorefEngine):
             number,
             lemma=lemma,
             definite=definite,
-            in_quote=quote[tok.i],
+            in_quote=bool(quote[tok.i]),
+            block=quote[tok.i],
             creature=lemma in lx.CREATURE_NOUNS,
         )
 
@@ -363,18 +392,28 @@ class RulesEngine(CorefEngine):
                 elif m.gender != "n":  # "it" with no creature to refer to is a thing, not a character
                     attach(m, new(m))
         narrator: _Entity | None = None
+        speaker_of: dict[int, _Entity] = {}  # quotation -> who says it
         for m in later:
-            if not m.in_quote:
-                if m.number == "sg":  # the first-person narrator is one character throughout
-                    if narrator is None:
-                        narrator = new(m)
-                        narrator.narrator = True
-                    attach(m, narrator)
-                else:
-                    attach(m, new(m))
+            if m.number == "pl":
+                # "we": the narrator's company in narration; inside quotes, the speaker's, while the talk goes on
+                e = next((x for x in reversed(entities) if x.we and x.mentions[-1].in_quote == m.in_quote
+                          and (not m.in_quote or m.head - x.last_tok() < 200)), None)  # fmt: skip
+                if e is None:
+                    e = new(m)
+                    e.we = True
+                attach(m, e)
                 continue
-            e = self._speaker(doc, m, mentions, entities, quote) if m.number == "sg" else None
-            attach(m, e or new(m))
+            if not m.in_quote:
+                if narrator is None:  # the first-person narrator is one character throughout
+                    narrator = new(m)
+                    narrator.narrator = True
+                attach(m, narrator)
+                continue
+            e = speaker_of.get(m.block) or self._speaker(doc, m, mentions, entities, quote)
+            if e is None:
+                e = new(m)  # someone speaks; we do not know who, but it is one person all through the quote
+            speaker_of[m.block] = e
+            attach(m, e)
         return [e for e in entities if e.mentions]
 
     def _match_name(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
@@ -408,8 +447,8 @@ class RulesEngine(CorefEngine):
         best, best_score = None, float("-inf")
         sent_start = doc[m.head].sent.start
         for e in entities:
-            if e.narrator or e.addressee:
-                continue  # "I" and "you" are not "he"
+            if e.narrator or e.addressee or e.we:
+                continue  # "I", "you" and "we" are not "he"
             prior = [x for x in e.mentions if x.head < m.head]
             if not prior:
                 continue
