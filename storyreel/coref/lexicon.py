@@ -148,8 +148,8 @@ PERSON_NOUNS.update(
             "individual person people human mankind woman man gentlewoman spinster bachelor maiden "
             "girlfriend boyfriend husband-to-be ancestor descendant relative relation kinsman kinswoman "
             "god goddess ghost spirit fairy witch wizard giant dwarf elf "
-            "family household crowd company party group audience congregation army regiment troop "
-            "staff crew gang band mob assembly council committee couple pair"
+            "family household crowd company party group audience congregation "
+            "staff crew gang band mob assembly couple pair"
         ).split()
     }
     | {w: PERSON_NOUNS.get(w) for w in PERSON_NOUNS}
@@ -165,8 +165,8 @@ for _w in "daughter sister mother aunt niece wife widow bride queen princess duc
     PERSON_NOUNS[_w] = "f"
 
 # collective nouns: they name people but are singular in form
-COLLECTIVE = set("family household crowd company party group audience congregation army regiment troop staff "
-                 "crew gang band mob assembly council committee couple pair people".split())  # fmt: skip
+COLLECTIVE = set("family household crowd company party group audience congregation staff "
+                 "crew gang band mob assembly couple pair people".split())  # fmt: skip
 
 # noun endings that usually name a person ("salesman", "Englishwoman", "novelist", "librarian")
 PERSON_SUFFIXES = ("man", "men", "woman", "women", "ist", "ists", "ian", "ians", "ess", "esses", "eer", "eers")

@@ -105,12 +105,25 @@ def _np_start(tok: Any) -> int:
 
 class RulesEngine(CorefEngine):
     name = "rules"
+    # how a pronoun weighs a candidate antecedent mention (tuned on LitBank's development documents)
+    w_distance = 20.0  # tokens per point lost
+    w_subject = 3.0
+    w_name = 1.0
+    w_same_sentence = 2.0
+    w_quote = 2.5
+    w_frequency = 0.8
+    frequency_cap = 10
 
     def find_characters(self, text: str, doc: Any) -> list[Character]:
         return self._characters(doc, self._entities(doc))
 
     def clusters(self, text: str, doc: Any) -> list[list[Mention]]:
-        return [self._mentions_of(doc, e) for e in self._entities(doc)]
+        return [self._mentions_of(doc, e) for e in self._entities(doc) if not self._passing_animal(e)]
+
+    @staticmethod
+    def _passing_animal(e: _Entity) -> bool:
+        """A creature without a name, met once ("a startled cat"): scenery, not a character."""
+        return e.creature and not e.names and sum(m.type == "description" for m in e.mentions) < 2
 
     def _entities(self, doc: Any) -> list[_Entity]:
         quote = _quote_mask(doc)
@@ -198,8 +211,10 @@ class RulesEngine(CorefEngine):
 
     def _is_name_head(self, tok: Any) -> bool:
         # the last token of a run of proper nouns, naming a person (or something the parse treats as one)
-        if tok.dep_ == "compound" and tok.head.pos_ == "PROPN" and tok.head.i == tok.i + 1:
-            return False
+        if tok.dep_ == "compound" and tok.head.pos_ == "PROPN" and 0 < tok.head.i - tok.i <= 3:
+            return False  # "Adam" in "Adam J. Patch": the name ends further on
+        if tok.dep_ == "compound" and tok.head.pos_ == "NOUN" and not self._role_noun(tok.head):
+            return False  # "the Chichester ladies" is about ladies; "Baker Street" about a street
         if tok.ent_type_ == "PERSON":
             return True
         prev = tok.doc[tok.i - 1] if tok.i > 0 else None
@@ -253,6 +268,14 @@ class RulesEngine(CorefEngine):
         np_start = min(start, _np_start(tok))
         while doc[np_start].is_space or doc[np_start].is_punct:
             np_start += 1
+        end = tok.i
+        while (
+            end + 2 < len(doc)
+            and doc[end + 1].text == "-"
+            and not doc[end].whitespace_
+            and doc[end + 2].pos_ == "PROPN"
+        ):
+            end += 2  # "Foucquier-Tinville"
         parts = [t for t in doc[start : tok.i + 1] if t.lower_ not in lx.TITLES and t.is_alpha]
         if not parts:
             return None
@@ -268,7 +291,7 @@ class RulesEngine(CorefEngine):
         creature = any(t.lemma_.lower() in lx.CREATURE_NOUNS for t in doc[np_start : tok.i])
         m = _Mention(
             np_start,
-            tok.i + 1,
+            end + 1,
             tok.i,
             "name",
             gender,
@@ -290,7 +313,12 @@ class RulesEngine(CorefEngine):
             return True, None
         if tok.ent_type_ == "NORP":
             return True, None  # "the Egyptians", "a Frenchman"
-        if low.endswith(lx.PERSON_SUFFIXES) and low not in lx.NOT_PERSON_SUFFIXED and len(low) > 5:
+        if (
+            low.endswith(lx.PERSON_SUFFIXES)
+            and not low.endswith(("ness", "less", "nesses"))  # "gentleness", "harness"
+            and low not in lx.NOT_PERSON_SUFFIXED
+            and len(low) > 5
+        ):
             gender = (
                 "f"
                 if low.endswith(("woman", "women", "ess", "esses"))
@@ -362,13 +390,7 @@ class RulesEngine(CorefEngine):
                 later.append(m)
                 continue
             if m.type == "pronoun" and m.person == 2:
-                # "you" is whoever is spoken to: the same one until the talk moves on
-                e = next((x for x in reversed(entities) if x.addressee and m.head - x.last_tok() < 120
-                          and x.mentions[-1].in_quote == m.in_quote), None)  # fmt: skip
-                if e is None:
-                    e = new(m)
-                    e.addressee = True
-                attach(m, e)
+                later.append(m)
                 continue
             if m.type == "name":
                 e = self._match_name(m, entities)
@@ -394,6 +416,8 @@ class RulesEngine(CorefEngine):
         narrator: _Entity | None = None
         speaker_of: dict[int, _Entity] = {}  # quotation -> who says it
         for m in later:
+            if m.person == 2:
+                continue
             if m.number == "pl":
                 # "we": the narrator's company in narration; inside quotes, the speaker's, while the talk goes on
                 e = next((x for x in reversed(entities) if x.we and x.mentions[-1].in_quote == m.in_quote
@@ -409,10 +433,36 @@ class RulesEngine(CorefEngine):
                     narrator.narrator = True
                 attach(m, narrator)
                 continue
-            e = speaker_of.get(m.block) or self._speaker(doc, m, mentions, entities, quote)
+            e = speaker_of.get(m.block) or self._speaker(doc, m.head, mentions, entities, quote)
             if e is None:
                 e = new(m)  # someone speaks; we do not know who, but it is one person all through the quote
             speaker_of[m.block] = e
+            attach(m, e)
+        first_of: dict[int, int] = {}
+        for i, q in enumerate(quote):
+            first_of.setdefault(q, i)
+
+        def speaker(block: int) -> _Entity | None:
+            if block not in speaker_of:
+                first = first_of.get(block)
+                found = self._speaker(doc, first, mentions, entities, quote) if first is not None else None
+                if found is not None:
+                    speaker_of[block] = found
+            return speaker_of.get(block)
+
+        for m in (x for x in later if x.person == 2):
+            e = None
+            if m.in_quote and m.block > 1:
+                # in a dialogue, "you" is whoever spoke the quotation before, when someone else speaks this one
+                before, now = speaker(m.block - 1), speaker(m.block)
+                if before is not None and before is not now and m.head - before.last_tok() < 300:
+                    e = before
+            if e is None:
+                e = next((x for x in reversed(entities) if x.addressee and m.head - x.last_tok() < 120
+                          and x.mentions[-1].in_quote == m.in_quote), None)  # fmt: skip
+            if e is None:
+                e = new(m)
+                e.addressee = True
             attach(m, e)
         return [e for e in entities if e.mentions]
 
@@ -466,15 +516,15 @@ class RulesEngine(CorefEngine):
             for x in prior[-6:]:
                 tok = doc[x.head]
                 dist = m.head - x.head
-                sc = -dist / 10.0
+                sc = -dist / self.w_distance
                 if tok.dep_ in ("nsubj", "nsubjpass"):
-                    sc += 3.0
+                    sc += self.w_subject
                 if x.type == "name":
-                    sc += 1.0
+                    sc += self.w_name
                 if x.in_quote != m.in_quote:
-                    sc -= 2.5  # the speaker of a quote is seldom the subject inside it
+                    sc -= self.w_quote  # the speaker of a quote is seldom the subject inside it
                 if x.head >= sent_start:
-                    sc += 2.0
+                    sc += self.w_same_sentence
                     if (
                         tok.dep_ in ("nsubj", "nsubjpass")
                         and doc[m.head].dep_ in ("dobj", "pobj", "iobj")
@@ -482,21 +532,19 @@ class RulesEngine(CorefEngine):
                     ):
                         sc -= 8.0  # "he saw him": not the same person
                 score = max(score, sc)
-            score += min(len(prior), 10) * 0.3
+            score += min(len(prior), self.frequency_cap) * self.w_frequency
             if m.gender in ("m", "f") and e.gender is None and e.creature:
                 score -= 3.0  # a creature is "it" until the story says otherwise
             if score > best_score:
                 best, best_score = e, score
         return best
 
-    def _speaker(
-        self, doc: Any, m: _Mention, mentions: list[_Mention], entities: list[_Entity], quote
-    ) -> _Entity | None:
+    def _speaker(self, doc: Any, head: int, mentions: list[_Mention], entities: list[_Entity], quote) -> _Entity | None:
         """The entity that says the quotation holding mention ``m``: "..., X said" or "X said, ...".
 
         Looks at the sentences around the quote for a speech verb whose subject, outside the quotes, is a mention.
         """
-        sent = doc[m.head].sent
+        sent = doc[head].sent
         lo, hi = max(0, sent.start - 40), min(len(doc), sent.end + 40)
         by_head = {x.head: x for x in mentions if x.entity is not None}
         best, best_dist = None, 10**9
@@ -505,7 +553,7 @@ class RulesEngine(CorefEngine):
                 continue
             for child in tok.children:
                 if child.dep_ in ("nsubj", "nsubjpass") and not quote[child.i] and child.i in by_head:
-                    d = abs(child.i - m.head)
+                    d = abs(child.i - head)
                     if d < best_dist:
                         best, best_dist = entities[by_head[child.i].entity], d  # type: ignore[index]
         return best
@@ -530,6 +578,8 @@ class RulesEngine(CorefEngine):
         used_ids: set[str] = set()
         for e in entities:
             if all(m.type == "pronoun" for m in e.mentions) and not (e.narrator and len(e.mentions) > 1):
+                continue
+            if self._passing_animal(e):
                 continue
             mentions = self._mentions_of(doc, e)
             name = self._name(doc, e)
