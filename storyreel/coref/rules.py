@@ -37,6 +37,7 @@ class _Mention:
     creature: bool = False
     entity: int | None = None
     block: int = 0  # the quotation the mention is in (0: narration)
+    predicate: bool = False  # "a dragon" in "Fafnir was a dragon": says what someone is; its own mention
 
 
 @dataclass
@@ -340,8 +341,7 @@ class RulesEngine(CorefEngine):
         nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
         if nxt is not None and nxt.pos_ == "PROPN" and self._is_name_head(nxt):
             return None  # "the witch Agatha": the name's mention holds it
-        if tok.dep_ == "attr" and tok.head.lemma_ == "be":
-            return None  # "Fafnir was a dragon": says what the subject is, see _descriptors
+        predicate = tok.dep_ == "attr" and tok.head.lemma_ == "be"  # "He was an elderly man"
         det = next((c for c in tok.lefts if c.dep_ in ("det", "poss", "nummod")), None)
         if det is None and not plural and lemma not in lx.BARE_PERSON:
             if not any(c.dep_ == "amod" for c in tok.lefts):
@@ -362,6 +362,7 @@ class RulesEngine(CorefEngine):
             in_quote=bool(quote[tok.i]),
             block=quote[tok.i],
             creature=lemma in lx.CREATURE_NOUNS,
+            predicate=predicate,
         )
 
     # 2. clustering -------------------------------------------------------------------------------------
@@ -376,6 +377,11 @@ class RulesEngine(CorefEngine):
         def attach(m: _Mention, e: _Entity) -> None:
             m.entity = e.id
             e.mentions.append(m)
+            tok = doc[m.head]
+            if tok.dep_ == "nsubj" and tok.head.lemma_ == "be":  # "He was an elderly man": he is a man
+                for attr in tok.head.rights:
+                    if attr.dep_ == "attr" and attr.pos_ == "NOUN" and self._person_noun(attr)[0]:
+                        e.nouns.add(attr.lemma_.lower())
             if m.type == "name":
                 e.names.update(m.name_parts)
             if m.type == "description":
@@ -403,7 +409,7 @@ class RulesEngine(CorefEngine):
                     if e2.gender is None and lx.PERSON_NOUNS.get(noun):
                         e2.gender = lx.PERSON_NOUNS[noun]
             elif m.type == "description":
-                e = self._match_description(m, entities) if m.definite else None
+                e = self._match_description(m, entities) if m.definite and not m.predicate else None
                 attach(m, e or new(m))
             else:
                 e = self._match_pronoun(doc, m, entities)
@@ -414,7 +420,8 @@ class RulesEngine(CorefEngine):
                 elif m.gender != "n":  # "it" with no creature to refer to is a thing, not a character
                     attach(m, new(m))
         narrator: _Entity | None = None
-        speaker_of: dict[int, _Entity] = {}  # quotation -> who says it
+        speaker_of = self._quote_speakers(doc, quote, mentions, entities)  # quotation -> who says it
+        unknown_speaker: dict[int, _Entity] = {}
         for m in later:
             if m.person == 2:
                 continue
@@ -433,21 +440,13 @@ class RulesEngine(CorefEngine):
                     narrator.narrator = True
                 attach(m, narrator)
                 continue
-            e = speaker_of.get(m.block) or self._speaker(doc, m.head, mentions, entities, quote)
+            e = speaker_of.get(m.block) or unknown_speaker.get(m.block)
             if e is None:
                 e = new(m)  # someone speaks; we do not know who, but it is one person all through the quote
-            speaker_of[m.block] = e
+                unknown_speaker[m.block] = e
             attach(m, e)
-        first_of: dict[int, int] = {}
-        for i, q in enumerate(quote):
-            first_of.setdefault(q, i)
 
         def speaker(block: int) -> _Entity | None:
-            if block not in speaker_of:
-                first = first_of.get(block)
-                found = self._speaker(doc, first, mentions, entities, quote) if first is not None else None
-                if found is not None:
-                    speaker_of[block] = found
             return speaker_of.get(block)
 
         for m in (x for x in later if x.person == 2):
@@ -477,7 +476,7 @@ class RulesEngine(CorefEngine):
 
     def _match_description(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
         for e in sorted(entities, key=lambda e: -e.last_tok()):
-            if e.number != m.number:
+            if e.number != m.number or all(x.predicate for x in e.mentions):
                 continue
             if m.lemma in e.nouns:
                 return e
@@ -497,8 +496,8 @@ class RulesEngine(CorefEngine):
         best, best_score = None, float("-inf")
         sent_start = doc[m.head].sent.start
         for e in entities:
-            if e.narrator or e.addressee or e.we:
-                continue  # "I", "you" and "we" are not "he"
+            if e.narrator or e.addressee or e.we or all(x.predicate for x in e.mentions):
+                continue  # "I", "you" and "we" are not "he"; nor is what someone was said to be
             prior = [x for x in e.mentions if x.head < m.head]
             if not prior:
                 continue
@@ -538,6 +537,28 @@ class RulesEngine(CorefEngine):
             if score > best_score:
                 best, best_score = e, score
         return best
+
+    def _quote_speakers(
+        self, doc: Any, quote: list[int], mentions: list[_Mention], entities: list[_Entity]
+    ) -> dict[int, _Entity]:
+        """Who says each quotation: "X said" near it; else the speaker of the quotation just before when only a
+        "he said," came between; else, in a dialogue of two, the one who spoke two quotations ago."""
+        first_of: dict[int, int] = {}
+        last_of: dict[int, int] = {}
+        for i, q in enumerate(quote):
+            if q:
+                first_of.setdefault(q, i)
+                last_of[q] = i
+        out: dict[int, _Entity] = {}
+        for b in sorted(first_of):
+            found = self._speaker(doc, first_of[b], mentions, entities, quote)
+            if found is None and b - 1 in out and first_of[b] - last_of[b - 1] <= 8:
+                found = out[b - 1]
+            if found is None and b - 1 in out and b - 2 in out and out[b - 1] is not out[b - 2]:
+                found = out[b - 2]
+            if found is not None:
+                out[b] = found
+        return out
 
     def _speaker(self, doc: Any, head: int, mentions: list[_Mention], entities: list[_Entity], quote) -> _Entity | None:
         """The entity that says the quotation holding mention ``m``: "..., X said" or "X said, ...".
@@ -579,7 +600,7 @@ class RulesEngine(CorefEngine):
         for e in entities:
             if all(m.type == "pronoun" for m in e.mentions) and not (e.narrator and len(e.mentions) > 1):
                 continue
-            if self._passing_animal(e):
+            if self._passing_animal(e) or all(x.predicate for x in e.mentions):
                 continue
             mentions = self._mentions_of(doc, e)
             name = self._name(doc, e)
