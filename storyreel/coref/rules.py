@@ -114,6 +114,8 @@ class RulesEngine(CorefEngine):
     w_quote = 2.5
     w_frequency = 0.8
     frequency_cap = 10
+    w_unnamed = 0.0  # lost by an entity known only by pronouns
+    you_window = 250  # tokens over which a quoted "you" stays the same person
 
     def find_characters(self, text: str, doc: Any) -> list[Character]:
         return self._characters(doc, self._entities(doc))
@@ -296,7 +298,7 @@ class RulesEngine(CorefEngine):
             tok.i,
             "name",
             gender,
-            "sg",
+            "pl" if tok.tag_ == "NNPS" or tok.lemma_.lower() in lx.COLLECTIVE else "sg",
             lemma=" ".join(t.lower_ for t in parts),
             name_parts=tuple(t.lower_ for t in parts),
             in_quote=bool(quote[tok.i]),
@@ -457,8 +459,9 @@ class RulesEngine(CorefEngine):
                 if before is not None and before is not now and m.head - before.last_tok() < 300:
                     e = before
             if e is None:
-                e = next((x for x in reversed(entities) if x.addressee and m.head - x.last_tok() < 120
-                          and x.mentions[-1].in_quote == m.in_quote), None)  # fmt: skip
+                # in narration, "you" is the reader (or a letter's addressee) all through
+                e = next((x for x in reversed(entities) if x.addressee and x.mentions[-1].in_quote == m.in_quote
+                          and (not m.in_quote or m.head - x.last_tok() < self.you_window)), None)  # fmt: skip
             if e is None:
                 e = new(m)
                 e.addressee = True
@@ -532,6 +535,8 @@ class RulesEngine(CorefEngine):
                         sc -= 8.0  # "he saw him": not the same person
                 score = max(score, sc)
             score += min(len(prior), self.frequency_cap) * self.w_frequency
+            if all(x.type == "pronoun" for x in prior):
+                score -= self.w_unnamed
             if m.gender in ("m", "f") and e.gender is None and e.creature:
                 score -= 3.0  # a creature is "it" until the story says otherwise
             if score > best_score:
