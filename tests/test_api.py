@@ -58,3 +58,16 @@ def test_the_registry_does_not_import_torch(tmp_path):
            "print('torch' in sys.modules)"  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_fastcoref_engine_says_how_to_get_it():
+    try:
+        import fastcoref  # noqa: F401
+    except ImportError:
+        with pytest.raises(InputError, match="pip install fastcoref"):
+            plugins.create("coref_engine", "fastcoref")
+    else:  # installed: it must find the characters of a short tale
+        from storyreel import analyse
+
+        _, chars = analyse("Anna met Ben. She smiled at him.", coref="fastcoref")
+        assert {c.name for c in chars} >= {"Anna", "Ben"}

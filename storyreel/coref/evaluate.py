@@ -90,7 +90,10 @@ def score(
     parse: Callable[[str], Any],
 ) -> Scores:
     """Run ``clusters_of(text, doc)`` on every document and score it against the gold clusters."""
-    from scorch import scores as sc
+    try:
+        from scorch import scores as sc
+    except ImportError:
+        raise InputError("scoring needs the scorch package: run `pip install 'storyreel[eval]'`") from None
 
     key: list[set] = []
     response: list[set] = []

@@ -38,6 +38,7 @@ class _Mention:
     entity: int | None = None
     block: int = 0  # the quotation the mention is in (0: narration)
     predicate: bool = False  # "a dragon" in "Fafnir was a dragon": says what someone is; its own mention
+    dep: str = ""  # the head's syntactic role
 
 
 @dataclass
@@ -79,6 +80,13 @@ def _quote_mask(doc: Any) -> list[int]:
             inside = False  # a paragraph break ends an unclosed quote
         mask.append(block if inside else 0)
     return mask
+
+
+def _verb_of(tok: Any) -> Any:
+    """The verb whose argument a noun phrase is, through prepositions ("looked at him" -> looked)."""
+    while tok.dep_ in ("pobj", "prep", "dobj", "iobj", "dative", "agent") and tok.head.i != tok.i:
+        tok = tok.head
+    return tok
 
 
 def _np_end(tok: Any) -> int:
@@ -123,10 +131,11 @@ class RulesEngine(CorefEngine):
     def clusters(self, text: str, doc: Any) -> list[list[Mention]]:
         return [self._mentions_of(doc, e) for e in self._entities(doc) if not self._passing_animal(e)]
 
-    @staticmethod
-    def _passing_animal(e: _Entity) -> bool:
-        """A creature without a name, met once ("a startled cat"): scenery, not a character."""
-        return e.creature and not e.names and sum(m.type == "description" for m in e.mentions) < 2
+    def _passing_animal(self, e: _Entity) -> bool:
+        """A creature without a name, met once and doing nothing ("a startled cat"): scenery, not a character."""
+        if not e.creature or e.names or sum(m.type == "description" for m in e.mentions) >= 2:
+            return False
+        return not any(m.dep in ("nsubj", "nsubjpass") for m in e.mentions)
 
     def _entities(self, doc: Any) -> list[_Entity]:
         quote = _quote_mask(doc)
@@ -196,11 +205,13 @@ class RulesEngine(CorefEngine):
                     taken.update(range(m.start_tok, m.end_tok))
                     out.append(m)
                 continue
-            if tok.pos_ == "NOUN":
+            if tok.pos_ == "NOUN" or (tok.pos_ == "PROPN" and tok.text.islower()):  # "the old god", mis-tagged
                 m = self._description(doc, tok, quote)
                 if m is not None:
                     out.append(m)
         out.sort(key=lambda m: m.start_tok)
+        for m in out:
+            m.dep = doc[m.head].dep_
         return out
 
     @staticmethod
@@ -529,8 +540,8 @@ class RulesEngine(CorefEngine):
                     sc += self.w_same_sentence
                     if (
                         tok.dep_ in ("nsubj", "nsubjpass")
-                        and doc[m.head].dep_ in ("dobj", "pobj", "iobj")
-                        and (tok.head.i == doc[m.head].head.i)
+                        and doc[m.head].dep_ in ("dobj", "pobj", "iobj", "dative")
+                        and tok.head.i == _verb_of(doc[m.head]).i
                     ):
                         sc -= 8.0  # "he saw him": not the same person
                 score = max(score, sc)
