@@ -195,3 +195,6 @@ HUMAN_VERBS = SPEECH_LEMMAS | set(
 )
 FIRST_NAMES_M |= set("anthony walter ralph hugh percy george harold frank ernest".split())
 FIRST_NAMES_F |= set("florence becky amelia ellen may edith margaret katharine catherine emma jane".split())
+
+# indefinite people: each its own mention, never an antecedent
+INDEFINITE_PERSONS = {"someone", "somebody", "anyone", "anybody", "everyone", "everybody", "nobody"}

@@ -37,7 +37,9 @@ class _Mention:
     creature: bool = False
     entity: int | None = None
     block: int = 0  # the quotation the mention is in (0: narration)
-    predicate: bool = False  # "a dragon" in "Fafnir was a dragon": says what someone is; its own mention
+    standalone: bool = (
+        False  # its own mention, never linked nor an antecedent: "a dragon" in "Fafnir was a dragon", "somebody"
+    )
     dep: str = ""  # the head's syntactic role
 
 
@@ -159,7 +161,7 @@ class RulesEngine(CorefEngine):
         out: list[_Mention] = []
         taken: set[int] = set()
         # names are known by their parts once a confident mention has shown them ("Fafnir roared")
-        known = {t.lower_ for t in doc if t.pos_ == "PROPN" and self._is_name_head(t)}
+        known = {t.lower_ for t in doc if t.pos_ == "PROPN" and self._is_name_head(t)} | self._voted_names(doc)
         for tok in doc:
             if tok.i in taken:
                 continue
@@ -179,6 +181,23 @@ class RulesEngine(CorefEngine):
                         in_quote=bool(quote[tok.i]),
                         block=quote[tok.i],
                     )
+                )
+                continue
+            if low in lx.INDEFINITE_PERSONS:
+                out.append(
+                    _Mention(
+                        tok.i,
+                        _np_end(tok) + 1,
+                        tok.i,
+                        "description",
+                        None,
+                        "sg",
+                        lemma=low,
+                        definite=False,
+                        in_quote=bool(quote[tok.i]),
+                        block=quote[tok.i],
+                        standalone=True,
+                    )  # fmt: skip
                 )
                 continue
             if low in lx.SECOND_PERSON and tok.pos_ in ("PRON", "DET", "PROPN", "NOUN"):
@@ -205,7 +224,15 @@ class RulesEngine(CorefEngine):
                     taken.update(range(m.start_tok, m.end_tok))
                     out.append(m)
                 continue
-            if tok.pos_ == "NOUN" or (tok.pos_ == "PROPN" and tok.text.islower()):  # "the old god", mis-tagged
+            if tok.pos_ == "NOUN" or (
+                tok.pos_ == "PROPN"
+                and (
+                    tok.text.islower()
+                    or tok.ent_type_ == "NORP"
+                    or tok.lower_ in lx.BARE_PERSON
+                    or (tok.lemma_.lower() in lx.PERSON_NOUNS and any(c.dep_ == "det" for c in tok.lefts))
+                )
+            ):  # "the old god", "the Egyptians", "Madam", "The Old Man": nouns the tagger took for names
                 m = self._description(doc, tok, quote)
                 if m is not None:
                     out.append(m)
@@ -213,6 +240,25 @@ class RulesEngine(CorefEngine):
         for m in out:
             m.dep = doc[m.head].dep_
         return out
+
+    _PLACE_PREPS = frozenset("in at to from into near towards toward across through via".split())
+
+    def _voted_names(self, doc: Any) -> set[str]:
+        """Capitalised words the document treats as people more often than as places or things: the subject
+        of a verb, an owner, someone spoken to; against: after "in", "at", "to" and the like."""
+        votes: dict[str, int] = {}
+        for t in doc:
+            if t.pos_ != "PROPN" or not t.text[:1].isupper() or t.lower_ in lx.TITLES:
+                continue
+            v = 0
+            if t.ent_type_ == "PERSON" or t.dep_ in ("nsubj", "nsubjpass", "poss", "npadvmod"):
+                v = 1
+            elif t.dep_ == "pobj" and t.head.lower_ in self._PLACE_PREPS:
+                v = -1
+            if t.ent_type_ in ("GPE", "LOC", "FAC") and t.dep_ not in ("nsubj", "poss"):
+                v -= 1
+            votes[t.lower_] = votes.get(t.lower_, 0) + v
+        return {w for w, v in votes.items() if v >= 2}
 
     @staticmethod
     def _role_noun(tok: Any) -> bool:
@@ -246,8 +292,10 @@ class RulesEngine(CorefEngine):
             return True
         if tok.dep_ in ("nsubj", "nsubjpass") and tok.head.lemma_ in lx.HUMAN_VERBS:
             return True  # "Florence smiled", even when the tagger took her for a city
-        if tok.lower_ in lx.FIRST_NAMES_M or tok.lower_ in lx.FIRST_NAMES_F:
+        if tok.lower_ in lx.FIRST_NAMES_M or tok.lower_ in lx.FIRST_NAMES_F or tok.text in ("God", "Lord"):
             return True
+        if tok.dep_ in ("oprd", "attr") and tok.ent_type_ in ("PERSON", ""):
+            return True  # "Call me Ishmael", "It was Holmes"
         if tok.ent_type_ in ("GPE", "LOC", "FAC", "ORG", "DATE", "TIME", "NORP", "WORK_OF_ART", "EVENT"):
             return False
         if any(
@@ -375,7 +423,7 @@ class RulesEngine(CorefEngine):
             in_quote=bool(quote[tok.i]),
             block=quote[tok.i],
             creature=lemma in lx.CREATURE_NOUNS,
-            predicate=predicate,
+            standalone=predicate,
         )
 
     # 2. clustering -------------------------------------------------------------------------------------
@@ -422,7 +470,7 @@ class RulesEngine(CorefEngine):
                     if e2.gender is None and lx.PERSON_NOUNS.get(noun):
                         e2.gender = lx.PERSON_NOUNS[noun]
             elif m.type == "description":
-                e = self._match_description(m, entities) if m.definite and not m.predicate else None
+                e = self._match_description(m, entities) if m.definite and not m.standalone else None
                 attach(m, e or new(m))
             else:
                 e = self._match_pronoun(doc, m, entities)
@@ -490,7 +538,7 @@ class RulesEngine(CorefEngine):
 
     def _match_description(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
         for e in sorted(entities, key=lambda e: -e.last_tok()):
-            if e.number != m.number or all(x.predicate for x in e.mentions):
+            if e.number != m.number or all(x.standalone for x in e.mentions):
                 continue
             if m.lemma in e.nouns:
                 return e
@@ -510,7 +558,7 @@ class RulesEngine(CorefEngine):
         best, best_score = None, float("-inf")
         sent_start = doc[m.head].sent.start
         for e in entities:
-            if e.narrator or e.addressee or e.we or all(x.predicate for x in e.mentions):
+            if e.narrator or e.addressee or e.we or all(x.standalone for x in e.mentions):
                 continue  # "I", "you" and "we" are not "he"; nor is what someone was said to be
             prior = [x for x in e.mentions if x.head < m.head]
             if not prior:
@@ -616,7 +664,7 @@ class RulesEngine(CorefEngine):
         for e in entities:
             if all(m.type == "pronoun" for m in e.mentions) and not (e.narrator and len(e.mentions) > 1):
                 continue
-            if self._passing_animal(e) or all(x.predicate for x in e.mentions):
+            if self._passing_animal(e) or all(x.standalone for x in e.mentions):
                 continue
             mentions = self._mentions_of(doc, e)
             name = self._name(doc, e)
