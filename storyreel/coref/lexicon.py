@@ -198,3 +198,5 @@ FIRST_NAMES_F |= set("florence becky amelia ellen may edith margaret katharine c
 
 # indefinite people: each its own mention, never an antecedent
 INDEFINITE_PERSONS = {"someone", "somebody", "anyone", "anybody", "everyone", "everybody", "nobody"}
+
+PERSON_NOUNS.update({w: None for w in "soul being guide".split() if w not in PERSON_NOUNS})

@@ -121,7 +121,7 @@ class RulesEngine(CorefEngine):
     w_subject = 3.0
     w_name = 1.0
     w_same_sentence = 2.0
-    w_quote = 2.5
+    w_quote = 6.0
     w_frequency = 0.8
     frequency_cap = 10
     w_unnamed = 0.0  # lost by an entity known only by pronouns
