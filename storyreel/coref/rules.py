@@ -55,6 +55,7 @@ class _Entity:
     narrator: bool = False
     addressee: bool = False
     we: bool = False
+    first_names: set[str] = field(default_factory=set)  # first parts of multi-part names
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -125,6 +126,7 @@ class RulesEngine(CorefEngine):
     w_frequency = 0.8
     frequency_cap = 10
     w_unnamed = 0.0  # lost by an entity known only by pronouns
+    generic_window = 80  # tokens within which "the man" is the man just mentioned
     you_window = 250  # tokens over which a quoted "you" stays the same person
 
     def find_characters(self, text: str, doc: Any) -> list[Character]:
@@ -445,6 +447,8 @@ class RulesEngine(CorefEngine):
                         e.nouns.add(attr.lemma_.lower())
             if m.type == "name":
                 e.names.update(m.name_parts)
+                if len(m.name_parts) > 1:
+                    e.first_names.add(m.name_parts[0])
             if m.type == "description":
                 e.nouns.add(m.lemma)
             if e.gender is None and m.gender in ("m", "f"):
@@ -533,6 +537,9 @@ class RulesEngine(CorefEngine):
                 continue
             if m.gender and e.gender and m.gender != e.gender:
                 continue  # "Mr. Smith" is not "Mrs. Smith"
+            if len(m.name_parts) > 1 and e.first_names and m.name_parts[0] not in e.first_names:
+                if m.name_parts[0] not in e.names:
+                    continue  # "John Sedley" is not "Amelia Sedley"
             return e
         return None
 
@@ -546,10 +553,12 @@ class RulesEngine(CorefEngine):
             for e in sorted(entities, key=lambda e: -e.last_tok()):
                 if e.creature:
                     return e
-        if m.number == "sg" and m.lemma in lx.GENERIC_PERSON:
+        if m.number == "sg" and m.lemma in lx.GENERIC_PERSON and self.generic_window:
             for e in sorted(entities, key=lambda e: -e.last_tok()):
+                if e.narrator or e.addressee or e.we or all(x.standalone for x in e.mentions):
+                    continue
                 if not e.creature and e.number == "sg" and (m.gender is None or e.gender in (None, m.gender)):
-                    if m.head - e.last_tok() < 80:
+                    if m.head - e.last_tok() < self.generic_window:
                         return e
                     break
         return None
