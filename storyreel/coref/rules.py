@@ -522,9 +522,9 @@ class RulesEngine(CorefEngine):
                 if before is not None and before is not now and m.head - before.last_tok() < 300:
                     e = before
             if e is None:
-                # in narration, "you" is the reader (or a letter's addressee) all through
-                e = next((x for x in reversed(entities) if x.addressee and x.mentions[-1].in_quote == m.in_quote
-                          and (not m.in_quote or m.head - x.last_tok() < self.you_window)), None)  # fmt: skip
+                # in narration, "you" is most often anyone at all ("you would have said"): its own mention
+                e = next((x for x in reversed(entities) if x.addressee and x.mentions[-1].in_quote
+                          and m.in_quote and m.head - x.last_tok() < self.you_window), None)  # fmt: skip
             if e is None:
                 e = new(m)
                 e.addressee = True
