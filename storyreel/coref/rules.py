@@ -56,6 +56,7 @@ class _Entity:
     addressee: bool = False
     we: bool = False
     first_names: set[str] = field(default_factory=set)  # first parts of multi-part names
+    owners: dict[str, set[int]] = field(default_factory=dict)  # "mother" -> whose mother this is
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -440,6 +441,7 @@ class RulesEngine(CorefEngine):
         def attach(m: _Mention, e: _Entity) -> None:
             m.entity = e.id
             e.mentions.append(m)
+            by_token[m.head] = m
             tok = doc[m.head]
             if tok.dep_ == "nsubj" and tok.head.lemma_ == "be":  # "He was an elderly man": he is a man
                 for attr in tok.head.rights:
@@ -456,6 +458,7 @@ class RulesEngine(CorefEngine):
             e.creature = e.creature or m.creature
 
         later: list[_Mention] = []
+        by_token: dict[int, _Mention] = {}  # head token -> mention, for possessors
         for m in mentions:
             if m.type == "pronoun" and m.person == 1:
                 later.append(m)
@@ -474,8 +477,11 @@ class RulesEngine(CorefEngine):
                     if e2.gender is None and lx.PERSON_NOUNS.get(noun):
                         e2.gender = lx.PERSON_NOUNS[noun]
             elif m.type == "description":
-                e = self._match_description(m, entities) if m.definite and not m.standalone else None
+                owner = self._owner(doc, m, by_token)
+                e = self._match_description(m, entities, owner) if m.definite and not m.standalone else None
                 attach(m, e or new(m))
+                if owner is not None:
+                    entities[m.entity].owners.setdefault(m.lemma, set()).add(owner)  # type: ignore[index]
             else:
                 e = self._match_pronoun(doc, m, entities)
                 if e is not None:
@@ -543,11 +549,22 @@ class RulesEngine(CorefEngine):
             return e
         return None
 
-    def _match_description(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
+    @staticmethod
+    def _owner(doc: Any, m: _Mention, by_token: dict[int, _Mention]) -> int | None:
+        """Whose this is, for "his mother", "Anna's brother": the possessor's entity."""
+        for child in doc[m.head].lefts:
+            if child.dep_ == "poss" and child.i in by_token:
+                return by_token[child.i].entity
+        return None
+
+    def _match_description(self, m: _Mention, entities: list[_Entity], owner: int | None = None) -> _Entity | None:
         for e in sorted(entities, key=lambda e: -e.last_tok()):
             if e.number != m.number or all(x.standalone for x in e.mentions):
                 continue
             if m.lemma in e.nouns:
+                known = e.owners.get(m.lemma)
+                if owner is not None and known and owner not in known:
+                    continue  # his mother is not her mother
                 return e
         if m.number == "sg" and m.lemma in lx.GENERIC_CREATURE:
             for e in sorted(entities, key=lambda e: -e.last_tok()):
