@@ -199,6 +199,29 @@ def characters(
 
 
 @app.command()
+def cast(
+    project: Annotated[Path, typer.Argument(help="The project folder.")],
+    scene: Annotated[str, typer.Argument(help="Scene number (1-based) or id.")],
+    add: Annotated[list[str] | None, typer.Option("--add", help="Character id to put in the scene's picture.")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="Character id to leave out.")] = None,
+) -> None:
+    """Who is in a scene's picture: add a character mentioned only in passing, or remove one."""
+    from .store.db import Project
+
+    if not (project / "project.db").exists():
+        raise StoryreelError(f"{project} is not a storyreel project: check the path")
+    proj = Project(project)
+    s = proj.scene(scene)
+    for cid in add or []:
+        proj.set_cast(s.id, cid, True)
+    for cid in remove or []:
+        proj.set_cast(s.id, cid, False)
+    names = {c.id: c.name for c in proj.characters()}
+    now = proj.scene(s.id).characters
+    err.print(f"scene {s.index + 1}: {', '.join(names.get(c, c) for c in now) or 'nobody'}", highlight=False)
+
+
+@app.command()
 def generate(
     project: Annotated[Path, typer.Argument(help="The project folder.")],
     backend: BackendOpt = None, model: ModelOpt = None, candidates: CandOpt = None, seed: SeedOpt = None,

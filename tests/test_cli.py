@@ -107,6 +107,9 @@ def test_pick_and_stage_commands(tmp_path, cli, story_file):
     run = cli("characters", project, "--set", "siegfried=grey hair, silver armor")
     assert run.code == 0, run.stderr
     _one_line_error(cli("characters", project, "--set", "nobody=x"), "no character")
+    run = cli("cast", project, "1", "--add", "fafnir")
+    assert run.code == 0 and "Fafnir" in run.stderr, run.stderr
+    _one_line_error(cli("cast", project, "1", "--add", "nobody"), "no character")
     _one_line_error(cli("generate", tmp_path / "empty"), "not a storyreel project")
 
 

@@ -31,7 +31,7 @@ def test_migrations_make_the_schema_once(tmp_path):
     assert p.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     p.close()
     p2 = Project(tmp_path / "p")  # opening again applies nothing twice
-    assert [r[0] for r in p2.db.execute("SELECT name FROM _migrations")] == ["m001_initial"]
+    assert [r[0] for r in p2.db.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_scene_cast"]
 
 
 def test_editing_the_story_does_not_move_a_pick(tmp_path):
@@ -88,3 +88,25 @@ def test_every_write_is_a_transaction(tmp_path):
     assert p.settings() == {}
     other = sqlite3.connect(tmp_path / "p" / "project.db")
     assert other.execute("SELECT COUNT(*) FROM settings").fetchone()[0] == 0
+
+
+def test_the_user_decides_who_is_in_a_scene(tmp_path):
+    text = (
+        "The king's daughter walked alone in the old garden by the sea.\n\n"
+        "The king watched her from the high tower of the castle."
+    )
+    p = Project(tmp_path / "p")
+    scenes, chars = update_story(p, text, _opts())
+    king = next(c for c in chars if c.name.lower().endswith("king"))
+    first = scenes[0]
+    assert king.id not in first.characters  # only the daughter's father, in passing
+    p.set_cast(first.id, king.id, True)
+    assert king.id in p.scene(1).characters
+    # the user's say survives an edit of the story
+    update_story(p, text.replace("old garden", "old rose garden"), _opts())
+    assert king.id in p.scene(1).characters
+    p.set_cast(first.id, king.id, False)
+    assert king.id not in p.scene(1).characters
+    with pytest.raises(StoreError, match="no character"):
+        p.set_cast(first.id, "nobody", True)
+    assert [r[0] for r in p.db.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_scene_cast"]

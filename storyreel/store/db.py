@@ -195,6 +195,12 @@ class Project:
         chars: dict[str, list[str]] = {}
         for r in self._query("SELECT scene_id, character_id FROM scene_characters ORDER BY scene_id, position"):
             chars.setdefault(r["scene_id"], []).append(r["character_id"])
+        for r in self._query("SELECT scene_id, character_id, included FROM scene_cast ORDER BY rowid"):
+            cast = chars.setdefault(r["scene_id"], [])
+            if r["included"] and r["character_id"] not in cast:
+                cast.append(r["character_id"])
+            elif not r["included"] and r["character_id"] in cast:
+                cast.remove(r["character_id"])
         return [
             Scene(
                 index=r["position"],
@@ -222,6 +228,18 @@ class Project:
         if 1 <= n <= len(scenes):
             return scenes[n - 1]
         raise StoreError(f"no scene {ref!r} in {self.path}: give a number from 1 to {len(scenes)} or a scene id")
+
+    def set_cast(self, scene_id: str, character_id: str, included: bool) -> None:
+        """Put a character into a scene's picture, or take one out, whatever the finder says."""
+        if not self._query("SELECT 1 FROM characters WHERE id = ?", (character_id,)):
+            names = ", ".join(c.id for c in self.characters())
+            raise StoreError(f"no character {character_id!r} in this project: choose one of {names}")
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO scene_cast (scene_id, character_id, included) VALUES (?, ?, ?) "
+                "ON CONFLICT(scene_id, character_id) DO UPDATE SET included = excluded.included",
+                (scene_id, character_id, int(included)),
+            )
 
     def set_scene_visual(self, scene_id: str, visual: str | None) -> None:
         with self.tx() as db:

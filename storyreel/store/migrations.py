@@ -68,6 +68,21 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m002_scene_cast(db: sqlite3.Connection) -> None:
+    """The user's own say on who is in a scene: add a character the text only mentions in passing, or remove one."""
+    db.executescript(
+        """
+        CREATE TABLE scene_cast (
+            scene_id TEXT NOT NULL REFERENCES scenes(id) ON DELETE CASCADE,
+            character_id TEXT NOT NULL,
+            included INTEGER NOT NULL,
+            PRIMARY KEY (scene_id, character_id)
+        );
+        """
+    )
+
+
 def migrate(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
     done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
