@@ -200,3 +200,18 @@ FIRST_NAMES_F |= set("florence becky amelia ellen may edith margaret katharine c
 INDEFINITE_PERSONS = {"someone", "somebody", "anyone", "anybody", "everyone", "everybody", "nobody"}
 
 PERSON_NOUNS.update({w: None for w in "soul being guide".split() if w not in PERSON_NOUNS})
+
+# more titles, from other languages and ranks
+TITLES.update(
+    {
+        **dict.fromkeys("monsieur herr señor senor signor don comte marquis citoyen mynheer".split(), "m"),
+        **dict.fromkeys(
+            "mademoiselle mlle mlle. mme mme. frau fräulein señora senora signora doña citoyenne".split(), "f"
+        ),
+        **dict.fromkeys(
+            "sergeant lieutenant corporal major admiral judge senator governor president "
+            "reverend rev rev. inspector detective officer nurse".split(),
+            None,
+        ),  # fmt: skip
+    }
+)

@@ -559,7 +559,9 @@ class RulesEngine(CorefEngine):
 
     def _match_description(self, m: _Mention, entities: list[_Entity], owner: int | None = None) -> _Entity | None:
         for e in sorted(entities, key=lambda e: -e.last_tok()):
-            if e.number != m.number or all(x.standalone for x in e.mentions):
+            if e.number != m.number or all(x.standalone for x in e.mentions) or e.id == owner:
+                continue  # nobody is their own sister
+            if m.gender and e.gender and m.gender != e.gender:
                 continue
             if m.lemma in e.nouns:
                 known = e.owners.get(m.lemma)
