@@ -11,7 +11,7 @@ from storyreel.nlp import parse
 
 LITBANK_DEV = ROOT.parent / "shared" / "data" / "litbank-dev"
 
-# floors just under the measured figures (CoNLL F1 0.662, mention recall 0.897 on 2026-11-25)
+# floors just under the measured figures (CoNLL F1 0.662, mention recall 0.897, on 2026-11-25)
 CONLL_F1_FLOOR = 0.655
 MENTION_RECALL_FLOOR = 0.89
 
