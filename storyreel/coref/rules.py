@@ -169,22 +169,13 @@ class RulesEngine(CorefEngine):
             if tok.i in taken:
                 continue
             low = tok.lower_
-            if tok.pos_ == "PRON" and low in lx.PRONOUNS:
-                g, n, p = lx.PRONOUNS[low]
-                out.append(
-                    _Mention(
-                        tok.i,
-                        tok.i + 1,
-                        tok.i,
-                        "pronoun",
-                        g,
-                        n,
-                        p,
-                        lemma=low,
-                        in_quote=bool(quote[tok.i]),
-                        block=quote[tok.i],
-                    )
-                )
+            pron = lx.PRONOUNS.get(low) if tok.pos_ == "PRON" else None
+            if pron is None and low in lx.SECOND_PERSON and tok.pos_ in ("PRON", "DET", "PROPN", "NOUN"):
+                pron = (None, "sg", 2)  # "you", "thee", "your": the tagger varies
+            if pron is not None:
+                g, n, p = pron
+                q = quote[tok.i]
+                out.append(_Mention(tok.i, tok.i + 1, tok.i, "pronoun", g, n, p, lemma=low, in_quote=bool(q), block=q))
                 continue
             if low in lx.INDEFINITE_PERSONS:
                 out.append(
@@ -201,22 +192,6 @@ class RulesEngine(CorefEngine):
                         block=quote[tok.i],
                         standalone=True,
                     )  # fmt: skip
-                )
-                continue
-            if low in lx.SECOND_PERSON and tok.pos_ in ("PRON", "DET", "PROPN", "NOUN"):
-                out.append(
-                    _Mention(
-                        tok.i,
-                        tok.i + 1,
-                        tok.i,
-                        "pronoun",
-                        None,
-                        "sg",
-                        2,
-                        lemma=low,
-                        in_quote=bool(quote[tok.i]),
-                        block=quote[tok.i],
-                    )
                 )
                 continue
             if (tok.pos_ == "PROPN" and self._is_name_head(tok)) or (
