@@ -222,6 +222,30 @@ def cast(
 
 
 @app.command()
+def prompt(
+    project: Annotated[Path, typer.Argument(help="The project folder.")],
+    scene: Annotated[str, typer.Argument(help="Scene number (1-based) or id.")],
+    visual: Annotated[str | None, typer.Argument(help="What to draw in this scene, instead of its sentence.")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Draw the scene's own sentence again.")] = False,
+) -> None:
+    """Say what a scene's picture shows; `storyreel generate` then makes candidates for the new prompt."""
+    from .stages.prompts import compose_prompt
+
+    if not (project / "project.db").exists():
+        raise StoryreelError(f"{project} is not a storyreel project: check the path")
+    if visual is None and not reset:
+        raise StoryreelError("give the new description of the picture in quotes, or --reset")
+    if visual is not None and not visual.strip():
+        raise StoryreelError("the new description is empty: describe what to draw, or use --reset")
+    proj, opts = _project_opts(project)
+    s = proj.scene(scene)
+    proj.set_scene_visual(s.id, None if reset else visual.strip())
+    s = proj.scene(s.id)
+    p = compose_prompt(s, proj.characters(), style=opts["style"], negative=opts["negative"])
+    out.print(p.positive, highlight=False)
+
+
+@app.command()
 def generate(
     project: Annotated[Path, typer.Argument(help="The project folder.")],
     backend: BackendOpt = None, model: ModelOpt = None, candidates: CandOpt = None, seed: SeedOpt = None,

@@ -110,6 +110,13 @@ def test_pick_and_stage_commands(tmp_path, cli, story_file):
     run = cli("cast", project, "1", "--add", "fafnir")
     assert run.code == 0 and "Fafnir" in run.stderr, run.stderr
     _one_line_error(cli("cast", project, "1", "--add", "nobody"), "no character")
+    run = cli("prompt", project, "1", "a knight on a white horse at dawn")
+    assert run.code == 0 and run.stdout.strip().endswith("a knight on a white horse at dawn"), run.stdout
+    assert "grey hair, silver armor" in run.stdout  # the character's words stay ahead of the new description
+    # new candidates only where the prompt changed: scene 1 (new description) and scene 3 (Siegfried's new words)
+    again = cli("generate", project)
+    assert again.code == 0 and "made 4 candidates" in again.stderr, again.stderr
+    _one_line_error(cli("prompt", project, "1"), "--reset")
     _one_line_error(cli("generate", tmp_path / "empty"), "not a storyreel project")
 
 

@@ -34,11 +34,3 @@ def attribute_scenes(scenes: list[Scene], characters: list[Character]) -> list[S
         # script visuals are outside the narration span but name who is shown
         scene.characters = [cid for _, cid in sorted(firsts)]
     return scenes
-
-
-def merge_characters(keep: Character, other: Character) -> Character:
-    """One character out of two the finder kept apart (the user knows "the stranger" is Siegfried)."""
-    keep.mentions = sorted(keep.mentions + other.mentions, key=lambda m: m.start)
-    if other.prompt and other.prompt not in keep.prompt:
-        keep.prompt = ", ".join(p for p in (keep.prompt, other.prompt) if p)
-    return keep
