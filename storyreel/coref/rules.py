@@ -495,9 +495,14 @@ class RulesEngine(CorefEngine):
         def speaker(block: int) -> _Entity | None:
             return speaker_of.get(block)
 
+        # someone called by name inside a quotation ("Watson, come here") is whom it speaks to
+        vocative: dict[int, _Entity] = {}
+        for x in mentions:
+            if x.in_quote and x.type in ("name", "description") and x.entity is not None and self._vocative(doc, x):
+                vocative.setdefault(x.block, entities[x.entity])
         for m in (x for x in later if x.person == 2):
-            e = None
-            if m.in_quote and m.block > 1:
+            e = vocative.get(m.block) if m.in_quote else None
+            if e is None and m.in_quote and m.block > 1:
                 # in a dialogue, "you" is whoever spoke the quotation before, when someone else speaks this one
                 before, now = speaker(m.block - 1), speaker(m.block)
                 if before is not None and before is not now and m.head - before.last_tok() < 300:
@@ -604,6 +609,17 @@ class RulesEngine(CorefEngine):
             if score > best_score:
                 best, best_score = e, score
         return best
+
+    @staticmethod
+    def _vocative(doc: Any, m: _Mention) -> bool:
+        """A name set off by commas or quotation marks at the edge of a clause, not an argument of a verb."""
+        tok = doc[m.head]
+        if tok.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj", "iobj", "poss", "attr"):
+            return False
+        before = doc[m.start_tok - 1] if m.start_tok > 0 else None
+        after = doc[m.end_tok] if m.end_tok < len(doc) else None
+        edge = {",", "!", "?", ".", '"', "“", "”", "--"}
+        return (before is None or before.text in edge) and (after is None or after.text in edge)
 
     def _quote_speakers(
         self, doc: Any, quote: list[int], mentions: list[_Mention], entities: list[_Entity]
