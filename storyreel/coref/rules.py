@@ -466,10 +466,16 @@ class RulesEngine(CorefEngine):
                 elif m.gender != "n":  # "it" with no creature to refer to is a thing, not a character
                     attach(m, new(m))
         narrator: _Entity | None = None
+        for m in later:  # the narrator first: "I remarked" may tell who says a quotation
+            if m.person == 1 and m.number == "sg" and not m.in_quote:
+                if narrator is None:  # the first-person narrator is one character throughout
+                    narrator = new(m)
+                    narrator.narrator = True
+                attach(m, narrator)
         speaker_of = self._quote_speakers(doc, quote, mentions, entities)  # quotation -> who says it
         unknown_speaker: dict[int, _Entity] = {}
         for m in later:
-            if m.person == 2:
+            if m.person == 2 or m.entity is not None:
                 continue
             if m.number == "pl":
                 # "we": the narrator's company in narration; inside quotes, the speaker's, while the talk goes on
@@ -479,12 +485,6 @@ class RulesEngine(CorefEngine):
                     e = new(m)
                     e.we = True
                 attach(m, e)
-                continue
-            if not m.in_quote:
-                if narrator is None:  # the first-person narrator is one character throughout
-                    narrator = new(m)
-                    narrator.narrator = True
-                attach(m, narrator)
                 continue
             e = speaker_of.get(m.block) or unknown_speaker.get(m.block)
             if e is None:
