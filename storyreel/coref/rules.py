@@ -32,6 +32,7 @@ class _Mention:
     person: int = 3
     lemma: str = ""  # head noun lemma for descriptions, name key for names
     name_parts: tuple[str, ...] = ()
+    titles: frozenset[str] = frozenset()  # "mr", "mrs", "king"...
     definite: bool = True
     in_quote: bool = False
     creature: bool = False
@@ -57,6 +58,7 @@ class _Entity:
     we: bool = False
     first_names: set[str] = field(default_factory=set)  # first parts of multi-part names
     owners: dict[str, set[int]] = field(default_factory=dict)  # "mother" -> whose mother this is
+    titles: set[str] = field(default_factory=set)
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -338,6 +340,7 @@ class RulesEngine(CorefEngine):
             "pl" if tok.tag_ == "NNPS" or tok.lemma_.lower() in lx.COLLECTIVE else "sg",
             lemma=" ".join(t.lower_ for t in parts),
             name_parts=tuple(t.lower_ for t in parts),
+            titles=frozenset(t.lower_.rstrip(".") for t in doc[np_start : tok.i] if t.lower_ in lx.TITLES),
             in_quote=bool(quote[tok.i]),
             block=quote[tok.i],
             creature=creature,
@@ -424,6 +427,7 @@ class RulesEngine(CorefEngine):
                         e.nouns.add(attr.lemma_.lower())
             if m.type == "name":
                 e.names.update(m.name_parts)
+                e.titles.update(m.titles)
                 if len(m.name_parts) > 1:
                     e.first_names.add(m.name_parts[0])
             if m.type == "description":
@@ -526,6 +530,10 @@ class RulesEngine(CorefEngine):
             if len(m.name_parts) > 1 and e.first_names and m.name_parts[0] not in e.first_names:
                 if m.name_parts[0] not in e.names:
                     continue  # "John Sedley" is not "Amelia Sedley"
+            if ("mrs" in m.titles and e.first_names and not e.titles & {"mrs"}) or (
+                len(m.name_parts) > 1 and "mrs" in e.titles and not e.first_names
+            ):
+                continue  # "Mrs. Archer" is Newland Archer's mother, not Newland
             return e
         return None
 
