@@ -1,9 +1,12 @@
 """The rules engine: character mentions clustered with spaCy's parse and a few rules.
 
-1. find mentions: proper names (with titles), descriptions headed by a person or creature noun, pronouns;
+1. find mentions: proper names (with titles), noun phrases headed by a person or creature noun (with their
+   prepositional phrases and relative clauses), pronouns of all three persons;
 2. walk the mentions in order, linking each to an entity: names by their parts, descriptions by their noun
-   (or a generic "the beast" to the last creature), pronouns to the nearest salient entity of the same gender
-   and number, "I"/"me" inside quotes to the speaker of the quote;
+   (or a generic "the beast" to the last creature), third-person pronouns to the most salient entity of the same
+   gender and number (subject, recency, frequency, same side of a quotation's edge); then the first-person
+   narrator, "I" inside a quotation to its speaker ("said X", a continuation, or turn-taking), "we" to a company,
+   "you" to whoever the quotation calls by name or spoke before; "you" in narration is anyone;
 3. collect each entity's prompt words from the text: its role noun, adjectives, what it wears, its looks.
 """
 
@@ -162,7 +165,7 @@ class RulesEngine(CorefEngine):
         ]
 
     # 1. mentions ---------------------------------------------------------------------------------------
-    def _mentions(self, doc: Any, quote: list[bool]) -> list[_Mention]:
+    def _mentions(self, doc: Any, quote: list[int]) -> list[_Mention]:
         out: list[_Mention] = []
         taken: set[int] = set()
         # names are known by their parts once a confident mention has shown them ("Fafnir roared")
@@ -289,7 +292,7 @@ class RulesEngine(CorefEngine):
             return True
         return False
 
-    def _name_mention(self, doc: Any, tok: Any, quote: list[bool]) -> _Mention | None:
+    def _name_mention(self, doc: Any, tok: Any, quote: list[int]) -> _Mention | None:
         start = tok.i
         while (
             start > 0
@@ -372,7 +375,7 @@ class RulesEngine(CorefEngine):
             return True, gender
         return False, None
 
-    def _description(self, doc: Any, tok: Any, quote: list[bool]) -> _Mention | None:
+    def _description(self, doc: Any, tok: Any, quote: list[int]) -> _Mention | None:
         lemma = tok.lemma_.lower()
         plural = tok.tag_ in ("NNS", "NNPS")
         person, gender = self._person_noun(tok)
@@ -408,7 +411,7 @@ class RulesEngine(CorefEngine):
         )
 
     # 2. clustering -------------------------------------------------------------------------------------
-    def _cluster(self, doc: Any, mentions: list[_Mention], quote: list[bool]) -> list[_Entity]:
+    def _cluster(self, doc: Any, mentions: list[_Mention], quote: list[int]) -> list[_Entity]:
         entities: list[_Entity] = []
 
         def new(m: _Mention) -> _Entity:
