@@ -101,6 +101,15 @@ def make(
     )
 
 
+def _require_project(project: Path) -> None:
+    """Commands that work on a project must not create an empty one at a mistyped path."""
+    if not (project / "project.db").exists():
+        raise StoryreelError(
+            f"{project} is not a storyreel project: check the path, or create it with "
+            f"`storyreel new STORY.txt --project {project}`"
+        )
+
+
 def _project_opts(project: Path, **given: Any) -> tuple[Any, dict[str, Any]]:
     from .store.db import Project
 
@@ -208,8 +217,7 @@ def cast(
     """Who is in a scene's picture: add a character mentioned only in passing, or remove one."""
     from .store.db import Project
 
-    if not (project / "project.db").exists():
-        raise StoryreelError(f"{project} is not a storyreel project: check the path")
+    _require_project(project)
     proj = Project(project)
     s = proj.scene(scene)
     for cid in add or []:
@@ -231,8 +239,7 @@ def prompt(
     """Say what a scene's picture shows; `storyreel generate` then makes candidates for the new prompt."""
     from .stages.prompts import compose_prompt
 
-    if not (project / "project.db").exists():
-        raise StoryreelError(f"{project} is not a storyreel project: check the path")
+    _require_project(project)
     if visual is None and not reset:
         raise StoryreelError("give the new description of the picture in quotes, or --reset")
     if visual is not None and not visual.strip():
@@ -254,8 +261,7 @@ def generate(
     scene: Annotated[list[str] | None, typer.Option("--scene", help="Only these scenes (number or id).")] = None,
 ) -> None:  # fmt: skip
     """Generate the missing candidate images of every scene (or of --scene N)."""
-    if not (project / "project.db").exists():
-        raise StoryreelError(f"{project} is not a storyreel project: run `storyreel new STORY.txt --project {project}`")
+    _require_project(project)
     proj, opts = _project_opts(project, backend=backend, model=model, candidates=candidates, seed=seed, steps=steps,
                                guidance=guidance, size=size, style=style, negative=negative, aspect=aspect)  # fmt: skip
     only = [proj.scene(s) for s in scene] if scene else None
@@ -273,8 +279,7 @@ def pick(
     """Choose the picture a scene shows."""
     from .store.db import Project
 
-    if not (project / "project.db").exists():
-        raise StoryreelError(f"{project} is not a storyreel project: check the path")
+    _require_project(project)
     proj = Project(project)
     s = proj.scene(scene)
     rows = proj.candidates(s.id)
@@ -296,8 +301,7 @@ def render(
     music: MusicOpt = None, music_volume: MusicVolOpt = None,
 ) -> None:  # fmt: skip
     """Narrate and render the picked pictures to a video and an .srt."""
-    if not (project / "project.db").exists():
-        raise StoryreelError(f"{project} is not a storyreel project: check the path")
+    _require_project(project)
     proj, opts = _project_opts(project, aspect=aspect, tts=tts, voice=voice, speed=speed, music=music,
                                music_volume=music_volume)  # fmt: skip
     with progress_bars() as (on_progress, on_log):

@@ -499,9 +499,6 @@ class RulesEngine(CorefEngine):
                 unknown_speaker[m.block] = e
             attach(m, e)
 
-        def speaker(block: int) -> _Entity | None:
-            return speaker_of.get(block)
-
         # someone called by name inside a quotation ("Watson, come here") is whom it speaks to
         vocative: dict[int, _Entity] = {}
         for x in mentions:
@@ -511,7 +508,7 @@ class RulesEngine(CorefEngine):
             e = vocative.get(m.block) if m.in_quote else None
             if e is None and m.in_quote and m.block > 1:
                 # in a dialogue, "you" is whoever spoke the quotation before, when someone else speaks this one
-                before, now = speaker(m.block - 1), speaker(m.block)
+                before, now = speaker_of.get(m.block - 1), speaker_of.get(m.block)
                 if before is not None and before is not now and m.head - before.last_tok() < 300:
                     e = before
             if e is None:

@@ -90,12 +90,3 @@ def render_planes(
             )
         )
     return out
-
-
-def render_frame(src: np.ndarray, motion: str, progress: float, width: int, height: int) -> np.ndarray:
-    import cv2
-
-    m = view(motion, progress, src.shape[1], src.shape[0], width, height)
-    return cv2.warpAffine(
-        src, m, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
-    )
