@@ -16,24 +16,26 @@ from typing import Any
 
 from . import plugins
 from .backends.base import ImageBackend
-from .errors import InputError
-from .stages.characters import attribute_scenes, find_characters
+from .errors import BackendError, Cancelled, InputError
+from .stages.characters import apply_edits, attribute_scenes, find_characters
 from .stages.images import (
     ASPECTS,
     ImageSettings,
+    candidate_jobs,
     current_candidates,
     default_size,
-    generate_candidates,
+    image_jobs,
     parse_size,
     pick_candidates,
 )
 from .stages.narration import narrate_scenes
-from .stages.prompts import DEFAULT_NEGATIVE, DEFAULT_STYLE, compose_prompt
+from .stages.prompts import DEFAULT_NEGATIVE, DEFAULT_STYLE, compose_portrait, compose_prompt
 from .stages.scenes import split_scenes
 from .stages.story import narrated_text, parse_story, read_story
 from .stages.video import RenderResult, VideoSettings, check_output, render_video
-from .store.db import CandidateRow, Project
-from .types import Character, Prompt, Scene
+from .store import jobs as queue
+from .store.db import CandidateRow, Project, input_key
+from .types import Character, ImageRequest, Prompt, Scene
 
 # progress(stage, done, total); log(one line for the user)
 Progress = Callable[[str, int, int], None]
@@ -116,26 +118,33 @@ def resolve(project: Project, options: Options) -> dict[str, Any]:
 
 
 # 1-3: story, scenes, characters --------------------------------------------------------------------------------
-def analyse(text: str, scenes: int | None = None, coref: str = "rules") -> tuple[list[Scene], list[Character]]:
-    """Scenes and characters of a story text, with each scene's characters set. Pure: no project."""
+def analyse(text: str, scenes: int | None = None, coref: str = "rules", breaks: dict[str, str] | None = None,
+            edits: list[tuple[str, dict[str, Any]]] | None = None) -> tuple[list[Scene], list[Character]]:  # fmt: skip
+    """Scenes and characters of a story text, with each scene's characters set. Pure: no project.
+
+    ``breaks`` are the user's scene merges and splits, ``edits`` the user's edits of the characters found."""
     from .nlp import parse
 
     story = parse_story(text)
     doc = parse(narrated_text(story))
-    scene_list = split_scenes(story, doc, scenes)
-    characters = find_characters(story, doc, engine=coref)
+    scene_list = split_scenes(story, doc, scenes, breaks)
+    characters = apply_edits(find_characters(story, doc, engine=coref), edits or [], story.text)
     attribute_scenes(scene_list, characters)
     return scene_list, characters
 
 
-def update_story(project: Project, text: str, opts: dict[str, Any]) -> tuple[list[Scene], list[Character]]:
-    """Store the story, its scenes (ids kept across edits) and its characters (the user's words kept)."""
-    scenes, found = analyse(text, opts.get("scenes"), opts.get("coref", "rules"))
+def update_story(project: Project, text: str, opts: dict[str, Any],
+                 keep: dict[int, str] | None = None) -> tuple[list[Scene], list[Character]]:  # fmt: skip
+    """Store the story, its scenes (ids kept across edits) and its characters (the user's words and edits kept).
+
+    ``keep`` maps a scene's start offset to the id it keeps whatever its text (a scene the user rewrote)."""
+    scenes, found = analyse(text, opts.get("scenes"), opts.get("coref", "rules"), project.scene_breaks(),
+                            project.character_edits())  # fmt: skip
     story = parse_story(text)
     project.save_story(story)
     characters = project.save_characters(found)
     attribute_scenes(scenes, characters)
-    project.sync_scenes(scenes)
+    project.sync_scenes(scenes, keep)
     return project.scenes(), characters
 
 
@@ -182,20 +191,90 @@ def image_settings(backend: ImageBackend, opts: dict[str, Any]) -> ImageSettings
     return ImageSettings(int(opts["candidates"]), int(opts["seed"]), steps, guidance, w, h)
 
 
-def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | None = None,
-             scenes: list[Scene] | None = None, progress: Progress = _quiet, log: Log = _quiet,
-             should_stop: Callable[[], bool] | None = None) -> tuple[ImageBackend, int]:  # fmt: skip
+def queue_candidates(project: Project, opts: dict[str, Any], scenes: list[Scene] | None = None,
+                     backend: ImageBackend | None = None, priority: int = 0, log: Log = _quiet) -> list[int]:  # fmt: skip
+    """Queue the candidates that the scenes (default: all) lack for their current prompts; locked scenes are
+    left as they are. Returns the jobs' ids; what is queued or made already is not queued again."""
     if project.story_text() is None:
         raise InputError(f"{project.path} has no story yet: run `storyreel new STORY.txt --project {project.path}`")
     backend = backend or choose_backend(opts["backend"], opts.get("model"), log)
     scenes = scenes if scenes is not None else project.scenes()
     characters = project.characters()
     prompts = prompts_for(project, scenes, characters, opts, log)
-    made = generate_candidates(
-        project, backend, scenes, prompts, characters, image_settings(backend, opts),
-        progress=lambda d, t: progress("images", d, t), should_stop=should_stop,
-    )  # fmt: skip
-    return backend, made
+    settings = image_settings(backend, opts)
+    return queue.enqueue(project, candidate_jobs(project, backend, scenes, prompts, characters, settings, priority))
+
+
+def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | None = None,
+             scenes: list[Scene] | None = None, progress: Progress = _quiet, log: Log = _quiet,
+             should_stop: Callable[[], bool] | None = None) -> tuple[ImageBackend, int]:  # fmt: skip
+    """Queue the missing candidates and make them in this process (through the same queue and worker code as
+    the studio; another worker on the project shares the work). Returns the backend and how many it made."""
+    from .executors.inprocess import Worker
+
+    backend = backend or choose_backend(opts["backend"], opts.get("model"), log)
+    ids = queue_candidates(project, opts, scenes, backend, log=log)
+    worker = Worker(backends={(backend.name, backend.model_id): backend}, should_stop=should_stop)
+    try:
+        ended = worker.drain(project, ids, progress=lambda d, t: progress("images", d, t))
+    except BaseException:
+        queue.cancel(project, ids=ids, running=False)  # nothing runs on behind the user's back
+        raise
+    failed = [j for j in ended if j.state == "failed"]
+    if failed:
+        raise BackendError(f"{len(failed)} of {len(ended)} images could not be made: {failed[0].error}")
+    if any(j.state == "cancelled" for j in ended):
+        raise Cancelled(f"generation was cancelled; {worker.made} images were made: run the same command to go on")
+    return backend, worker.made
+
+
+# portraits: a character alone, to see how its words look --------------------------------------------------------
+def portrait_requests(project: Project, opts: dict[str, Any], character: Character, backend: ImageBackend,
+                      n: int = 4) -> list[ImageRequest]:  # fmt: skip
+    settings = image_settings(backend, opts)
+    seed = character.seed if character.seed is not None else portrait_seed(character.id)
+    p = compose_portrait(character, style=opts["style"], negative=opts["negative"])
+    return [
+        ImageRequest(p.positive, p.negative, seed + k, settings.steps, settings.guidance, settings.width,
+                     settings.height, scene=0, characters=((character.name, character.prompt),))  # fmt: skip
+        for k in range(n)
+    ]
+
+
+def portrait_seed(character_id: str) -> int:
+    """A character's portrait seed until the user sets one: fixed, so its preview changes only with its words."""
+    return int(input_key("portrait", character_id)[:8], 16) % 2**31
+
+
+def queue_portraits(project: Project, opts: dict[str, Any], character_id: str, n: int = 4, priority: int = 1,
+                    log: Log = _quiet) -> list[int]:  # fmt: skip
+    """Queue ``n`` portraits of a character alone, with the project's backend and style."""
+    if not 1 <= n <= 16:
+        raise InputError(f"ask for 1 to 16 portraits, not {n}")
+    character = _character(project, character_id)
+    backend = choose_backend(opts["backend"], opts.get("model"), log)
+    jobs = [
+        j for j in image_jobs("portrait", character.id, backend, portrait_requests(project, opts, character, backend, n),
+                              priority)  # fmt: skip
+        if project.portrait_for(character.id, j.input_key) is None
+    ]
+    return queue.enqueue(project, jobs)
+
+
+def current_portraits(project: Project, opts: dict[str, Any], character: Character,
+                      n: int = 4) -> list[CandidateRow | None]:  # fmt: skip
+    from .stages.images import request_key
+
+    backend = choose_backend(opts["backend"], opts.get("model"))
+    reqs = portrait_requests(project, opts, character, backend, n)
+    return [project.portrait_for(character.id, request_key(backend, r)) for r in reqs]
+
+
+def _character(project: Project, character_id: str) -> Character:
+    for c in project.characters():
+        if c.id == character_id:
+            return c
+    raise InputError(f"no character {character_id!r} in this project")
 
 
 def current_picks(project: Project, backend: ImageBackend, opts: dict[str, Any]) -> dict[str, CandidateRow]:
@@ -226,6 +305,19 @@ def render(project: Project, output: Path, opts: dict[str, Any], backend: ImageB
         project, scenes, picks, narrations, Path(output), settings,
         progress=lambda d, t: progress("video", d, t), should_stop=should_stop,
     )  # fmt: skip
+
+
+def queue_render(project: Project, opts: dict[str, Any], output: str = "video.mp4") -> int:
+    """Queue a render of the project to ``output`` inside the project folder; a render of the same options
+    already queued or running is not queued twice."""
+    if project.story_text() is None:
+        raise InputError("this project has no story yet: write or paste one on the Story page")
+    if Path(output).name != output or not output.endswith(".mp4"):
+        raise InputError(f"the video's name {output!r} should be a plain file name ending in .mp4")
+    spec = {"output": output, "options": {k: v for k, v in opts.items()}}
+    job = queue.NewJob("render", "video", input_key("render", output, spec["options"]), f"render:{output}", spec,
+                       priority=2)  # fmt: skip
+    return queue.enqueue(project, [job])[0]
 
 
 def make(story_path: str | Path, output: str | Path, project_dir: str | Path | None = None,

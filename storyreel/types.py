@@ -32,6 +32,8 @@ class Scene:
     speaker: str | None = None
     id: str = ""  # stable id, assigned by the project store
     characters: list[str] = field(default_factory=list)  # character ids, in order of appearance
+    locked: bool = False  # the user protects its pick and candidates from any regeneration
+    extra: int = 0  # candidates asked for beyond the project's number ("More")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Character:
     gender: str | None = None  # m | f | n (creature or thing) | None
     number: str = "sg"  # sg | pl
     edited: bool = False  # the user wrote the prompt words: keep them when the story changes
+    seed: int | None = None  # the seed of its portraits, fixed so a preview changes only with its words
+    reference: str | None = None  # media name of the portrait chosen as its reference picture
 
 
 @dataclass(frozen=True)

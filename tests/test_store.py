@@ -17,6 +17,9 @@ TALE = (
 )
 
 
+ALL_MIGRATIONS = ["m001_initial", "m002_scene_cast", "m003_jobs", "m004_studio"]
+
+
 def _opts():
     return {**DEFAULTS, "scenes": None}
 
@@ -31,7 +34,10 @@ def test_migrations_make_the_schema_once(tmp_path):
     assert p.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     p.close()
     p2 = Project(tmp_path / "p")  # opening again applies nothing twice
-    assert [r[0] for r in p2.db.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_scene_cast"]
+    assert [r[0] for r in p2.db.execute("SELECT name FROM _migrations")] == ALL_MIGRATIONS
+    job_cols = {r[1] for r in p2.db.execute("PRAGMA table_info(jobs)")}
+    assert {"kind", "target", "input_key", "batch", "state", "attempts", "worker", "heartbeat", "cancel",
+            "error"} <= job_cols  # fmt: skip
 
 
 def test_editing_the_story_does_not_move_a_pick(tmp_path):
@@ -109,4 +115,4 @@ def test_the_user_decides_who_is_in_a_scene(tmp_path):
     assert king.id not in p.scene(1).characters
     with pytest.raises(StoreError, match="no character"):
         p.set_cast(first.id, "nobody", True)
-    assert [r[0] for r in p.db.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_scene_cast"]
+    assert [r[0] for r in p.db.execute("SELECT name FROM _migrations")] == ALL_MIGRATIONS

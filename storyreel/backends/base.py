@@ -25,7 +25,7 @@ class Defaults:
 
 class ImageBackend(ABC):
     name: str = ""
-    #: what the candidates record as their model
+    #: what the candidates record as their model; ``create(name, model=model_id)`` makes the same backend again
     model_id: str = ""
 
     @abstractmethod

@@ -119,7 +119,8 @@ class DiffusersBackend(ImageBackend):
         self.model = model or DEFAULT_MODEL
         self.kind, self.path = locate(self.model)
         self.family = _family(self.kind, self.path)
-        self.model_id = self.model
+        # what candidates record, and what a worker in another folder loads: a local model by its full path
+        self.model_id = str(self.path.resolve()) if Path(self.model).expanduser().exists() else self.model
         self._device = device
         self._pipe: Any = None
 

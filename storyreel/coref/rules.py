@@ -788,9 +788,8 @@ class RulesEngine(CorefEngine):
 
 
 def _slug(name: str, used: set[str]) -> str:
-    base = re.sub(r"[\W_]+", "-", name.lower()).strip("-") or "character"
-    cid, n = base, 2
-    while cid in used:
-        cid, n = f"{base}-{n}", n + 1
+    from ..stages.characters import new_character_id
+
+    cid = new_character_id(name, used)
     used.add(cid)
     return cid

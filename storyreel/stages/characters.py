@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from typing import Any
 
 from .. import plugins
-from ..types import Character, Scene, Story
+from ..types import Character, Mention, Scene, Story
 
 
 def find_characters(story: Story, doc: Any | None = None, engine: str = "rules") -> list[Character]:
@@ -34,3 +36,103 @@ def attribute_scenes(scenes: list[Scene], characters: list[Character]) -> list[S
         # script visuals are outside the narration span but name who is shown
         scene.characters = [cid for _, cid in sorted(firsts)]
     return scenes
+
+
+# the user's edits of what the finder found ------------------------------------------------------------------------
+# Each edit is (op, args), kept in the project and applied again, in order, whenever the story is analysed anew:
+#   merge  {"source": id, "into": id}                    one character's mentions go to another
+#   move   {"mention": [start, end, text], "to": id|None} a mention goes to another character, or to nobody
+#   reject {"id": id}                                     "not a character": the cluster is dropped
+#   add    {"id": id, "name": name, "aliases": [...]}     a character by hand; every occurrence of an alias is its
+#   split  {"source": id, "id": id, "name": name, "mentions": [[start, end, text], ...]}
+EDIT_OPS = ("merge", "move", "reject", "add", "split")
+
+
+def new_character_id(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[\W_]+", "-", name.lower()).strip("-") or "character"
+    cid, n = base, 2
+    while cid in taken:
+        cid, n = f"{base}-{n}", n + 1
+    return cid
+
+
+def _locate(text: str, start: int, end: int, words: str) -> tuple[int, int] | None:
+    """Where a mention recorded at (start, end) is in ``text`` now: the same place, or the nearest place with the
+    same words (the story was edited around it), or nowhere."""
+    if text[start:end] == words:
+        return start, end
+    hits = [m.start() for m in re.finditer(re.escape(words), text)] if words else []
+    if not hits:
+        return None
+    best = min(hits, key=lambda h: abs(h - start))
+    return best, best + len(words)
+
+
+def _take(chars: list[Character], span: tuple[int, int]) -> Mention | None:
+    """Remove the mention at ``span`` from whoever has it, and return it."""
+    for ch in chars:
+        for m in ch.mentions:
+            if (m.start, m.end) == span:
+                ch.mentions.remove(m)
+                return m
+    return None
+
+
+def _alias_mentions(text: str, aliases: list[str]) -> list[Mention]:
+    out: dict[tuple[int, int], Mention] = {}
+    for alias in (a.strip() for a in aliases):
+        if not alias:
+            continue
+        flags = 0 if any(ch.isupper() for ch in alias) else re.IGNORECASE
+        for m in re.finditer(rf"(?<!\w){re.escape(alias)}(?!\w)", text, flags):
+            out.setdefault((m.start(), m.end()), Mention(m.start(), m.end(), m.group(), "name"))
+    return [out[k] for k in sorted(out)]
+
+
+def apply_edit(characters: list[Character], op: str, args: dict[str, Any], text: str) -> list[Character]:
+    """One user edit applied to characters (copied, never changed in place). An edit that no longer applies
+    (its character or mention is gone from the story) changes nothing."""
+    chars = copy.deepcopy(characters)
+    by_id = {c.id: c for c in chars}
+    if op == "merge":
+        src, dst = by_id.get(args["source"]), by_id.get(args["into"])
+        if src is None or dst is None or src is dst:
+            return chars
+        dst.mentions = sorted(dst.mentions + src.mentions, key=lambda m: m.start)
+        dst.prompt = dst.prompt or src.prompt
+        dst.negative = dst.negative or src.negative
+        chars.remove(src)
+    elif op == "move":
+        start, end, words = args["mention"]
+        span = _locate(text, start, end, words)
+        dst = by_id.get(args["to"]) if args.get("to") else None
+        if span is None or (args.get("to") and dst is None):
+            return chars
+        m = _take(chars, span) or Mention(span[0], span[1], text[span[0] : span[1]], "name")
+        if dst is not None:
+            dst.mentions = sorted([*dst.mentions, m], key=lambda x: x.start)
+    elif op == "reject":
+        chars = [c for c in chars if c.id != args["id"]]
+    elif op in ("add", "split"):
+        ch = by_id.get(args["id"])
+        if ch is None:
+            ch = Character(id=args["id"], name=args["name"], edited=True)  # the user's: kept when not in the text
+            chars.append(ch)
+        if op == "add":
+            found = _alias_mentions(text, list(args.get("aliases", [])))
+        else:
+            spans = [_locate(text, s, e, w) for s, e, w in args["mentions"]]
+            found = [Mention(s, e, text[s:e], "name") for s, e in (x for x in spans if x is not None)]
+        for m in found:
+            taken = _take(chars, (m.start, m.end))
+            ch.mentions.append(taken or m)
+        ch.mentions.sort(key=lambda m: m.start)
+    else:
+        raise ValueError(f"unknown character edit {op!r}")
+    return [c for c in chars if c.mentions or c.edited or c.id == args.get("id")]
+
+
+def apply_edits(characters: list[Character], edits: list[tuple[str, dict[str, Any]]], text: str) -> list[Character]:
+    for op, args in edits:
+        characters = apply_edit(characters, op, args, text)
+    return characters

@@ -1,18 +1,18 @@
 """Images: K candidates per scene from an image backend, stored with everything needed to make them again.
 
 Each candidate is keyed by the hash of its inputs (backend, model, prompt, negative, seed, steps, guidance,
-size): a run makes only the candidates that are missing, so a killed run resumes where it stopped.
+size), and so is the queue's job that makes it: a run queues only the candidates that are missing, so a killed
+run resumes where it stopped. The worker (executors/inprocess.py) makes the jobs.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ..backends.base import ImageBackend
-from ..errors import Cancelled, InputError
+from ..errors import InputError
 from ..store.db import CandidateRow, Project, input_key
+from ..store.jobs import NewJob
 from ..types import Character, ImageRequest, Prompt, Scene
 
 ASPECTS = {"9:16": (9, 16), "16:9": (16, 9), "1:1": (1, 1)}
@@ -54,7 +54,7 @@ def requests_for(scene: Scene, prompt: Prompt, chars: dict[str, Character], s: I
             prompt.positive, prompt.negative, s.seed + k, s.steps, s.guidance, s.width, s.height,
             scene=scene.index + 1, characters=people,
         )
-        for k in range(s.candidates)
+        for k in range(s.candidates + scene.extra)
     ]  # fmt: skip
 
 
@@ -75,52 +75,32 @@ def current_candidates(
     ]
 
 
-def generate_candidates(
-    project: Project,
-    backend: ImageBackend,
-    scenes: list[Scene],
-    prompts: dict[str, Prompt],
-    characters: list[Character],
-    settings: ImageSettings,
-    progress: Callable[[int, int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> int:
-    """Make the missing candidates, a batch per scene; return how many were made."""
+def image_jobs(kind: str, target: str, backend: ImageBackend, requests: list[ImageRequest],
+               priority: int = 0) -> list[NewJob]:  # fmt: skip
+    """The queue's jobs for these requests: one batch per target and shared settings."""
+    out = []
+    for slot, req in enumerate(requests):
+        shared = input_key(backend.name, backend.model_id, req.steps, req.guidance, req.width, req.height)
+        spec = {"backend": backend.name, "model": backend.model_id, "request": asdict(req)}
+        out.append(NewJob(kind, target, request_key(backend, req), f"{kind}:{target}:{shared}", spec, slot, priority))
+    return out
+
+
+def candidate_jobs(
+    project: Project, backend: ImageBackend, scenes: list[Scene], prompts: dict[str, Prompt],
+    characters: list[Character], settings: ImageSettings, priority: int = 0,
+) -> list[NewJob]:  # fmt: skip
+    """Jobs for the candidates the scenes lack (locked scenes make nothing)."""
     chars = {c.id: c for c in characters}
-    todo: list[tuple[Scene, list[tuple[int, ImageRequest, str]]]] = []
+    out = []
     for scene in scenes:
-        missing = []
-        for slot, req in enumerate(requests_for(scene, prompts[scene.id], chars, settings)):
-            key = request_key(backend, req)
-            if project.candidate_for(scene.id, key) is None:
-                missing.append((slot, req, key))
-        if missing:
-            todo.append((scene, missing))
-    total = sum(len(m) for _, m in todo)
-    made = 0
-    if progress:
-        progress(0, total)
-    for scene, missing in todo:
-        if should_stop and should_stop():
-            raise Cancelled(f"stopped after {made} of {total} candidates; run again to make the rest")
-
-        def step(frac: float, base: int = made, n: int = len(missing)) -> None:
-            if progress:
-                progress(base + min(n, int(frac * n)), total)
-
-        images = backend.generate([r for _, r, _ in missing], progress=step, should_stop=should_stop)
-        for (slot, req, key), image in zip(missing, images, strict=True):
-            buf = io.BytesIO()
-            image.save(buf, format="PNG")
-            project.add_candidate(
-                scene.id, key, slot, buf.getvalue(), backend=backend.name, model=backend.model_id, seed=req.seed,
-                steps=req.steps, guidance=req.guidance, width=req.width, height=req.height, prompt=req.prompt,
-                negative=req.negative,
-            )  # fmt: skip
-            made += 1
-        if progress:
-            progress(made, total)
-    return made
+        if scene.locked:
+            continue
+        for job in image_jobs("candidate", scene.id, backend, requests_for(scene, prompts[scene.id], chars, settings),
+                              priority):  # fmt: skip
+            if project.candidate_for(scene.id, job.input_key) is None:
+                out.append(job)
+    return out
 
 
 def pick_candidates(project: Project, current: dict[str, list[CandidateRow | None]]) -> dict[str, CandidateRow]:

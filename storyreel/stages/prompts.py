@@ -66,3 +66,14 @@ def compose_prompt(
     tokens = count_tokens(positive)
     kept, dropped = _cut(positive, CLIP_WINDOW)
     return Prompt(positive=positive, negative=", ".join(negs), tokens=tokens, truncated=dropped if dropped else "")
+
+
+PORTRAIT = "portrait, alone, plain background"
+
+
+def compose_portrait(character: Character, style: str = DEFAULT_STYLE, negative: str = DEFAULT_NEGATIVE) -> Prompt:
+    """A character alone, to preview how its words look: style + its words (or its name) + "portrait"."""
+    scene = Scene(index=-1, start=0, end=0, text=character.name, visual=PORTRAIT, characters=[character.id])
+    if not character.prompt.strip():
+        scene.visual = f"{character.name}, {PORTRAIT}"
+    return compose_prompt(scene, {character.id: character}, style=style, negative=negative)

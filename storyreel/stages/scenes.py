@@ -91,8 +91,43 @@ def _partition(units: list, n: int) -> list[list[int]]:
     return [list(range(a, b)) for a, b in zip(edges, edges[1:], strict=False)]
 
 
-def split_scenes(story: Story, doc: Any | None = None, scenes: int | None = None) -> list[Scene]:
-    """Cut the story into scenes: a sentence each (short ones merged), a script line each, or exactly ``scenes``."""
+def anchor(text: str) -> str:
+    """How a scene break is remembered: the start of the sentence after it, so the break stays where it was
+    when the story around it is edited."""
+    return " ".join(text.split()).lower()[:48]
+
+
+def sentences(story: Story, doc: Any | None = None) -> list[tuple[int, int]]:
+    """The story's narrated sentences (script lines), as (start, end): where a scene can be cut."""
+    return [(s, e) for s, e, *_ in _units(story, doc)]
+
+
+def _apply_breaks(groups: list[list[int]], units: list, text: str, breaks: dict[str, str]) -> list[list[int]]:
+    """The user's cuts (a scene starts at this sentence) and joins (this sentence's scene goes on the previous)."""
+    def kind(i: int) -> str | None:
+        return breaks.get(anchor(text[units[i][0] : units[i][1]]))
+
+    cut: list[list[int]] = []
+    for g in groups:
+        cut.append([g[0]])
+        for i in g[1:]:
+            if kind(i) == "cut":
+                cut.append([i])
+            else:
+                cut[-1].append(i)
+    joined: list[list[int]] = []
+    for g in cut:
+        if joined and kind(g[0]) == "join":
+            joined[-1].extend(g)
+        else:
+            joined.append(g)
+    return joined
+
+
+def split_scenes(story: Story, doc: Any | None = None, scenes: int | None = None,
+                 breaks: dict[str, str] | None = None) -> list[Scene]:  # fmt: skip
+    """Cut the story into scenes: a sentence each (short ones merged), a script line each, or exactly ``scenes``;
+    then the user's ``breaks`` ({anchor of a sentence: "cut" | "join"}) cut or join scenes at those sentences."""
     units = _units(story, doc)
     if not units:
         raise StoryError("the story has no sentences to narrate: write some prose or script lines")
@@ -108,6 +143,8 @@ def split_scenes(story: Story, doc: Any | None = None, scenes: int | None = None
         groups = [[i] for i in range(len(units))]
     else:
         groups = _merge_short(units, story.text)
+    if breaks:
+        groups = _apply_breaks(groups, units, story.text, breaks)
 
     out = []
     for idx, group in enumerate(groups):

@@ -225,7 +225,9 @@ def render_video(
     width, height = settings.size
     missing = [s.index + 1 for s in scenes if s.id not in picks]
     if missing:
-        raise RenderError(f"scenes {missing} have no picture yet: run `storyreel generate` first")
+        raise RenderError(
+            f"scenes {missing} have no picture yet: generate them first (Generate all, or `storyreel generate`)"
+        )
     output = Path(output)
     check_output(output)
     srt_path = output.with_suffix(".srt")

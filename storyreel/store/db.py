@@ -60,6 +60,38 @@ def input_key(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+# where each kind of image is stored, and the column that names what it shows
+IMAGE_TABLES = {"candidate": ("candidates", "scene_id"), "portrait": ("portraits", "character_id")}
+
+
+def insert_image(db: sqlite3.Connection, kind: str, owner: str, key: str, slot: int, media: str,
+                 meta: dict[str, Any]) -> None:  # fmt: skip
+    """Record a made image (its file already in media/); one already there under this key is kept."""
+    table, column = IMAGE_TABLES[kind]
+    db.execute(
+        f"INSERT OR IGNORE INTO {table} ({column}, input_key, slot, media, backend, model, seed, steps, guidance, "
+        "width, height, prompt, negative, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            owner, key, slot, media, meta["backend"], meta["model"], meta["seed"], meta["steps"], meta["guidance"],
+            meta["width"], meta["height"], meta["prompt"], meta["negative"], time.time(),
+        ),
+    )  # fmt: skip
+
+
+def _write_scene_characters(db: sqlite3.Connection, scene: Scene) -> None:
+    db.execute("DELETE FROM scene_characters WHERE scene_id = ?", (scene.id,))
+    db.executemany(
+        "INSERT INTO scene_characters (scene_id, character_id, position) VALUES (?, ?, ?)",
+        [(scene.id, cid, pos) for pos, cid in enumerate(scene.characters)],
+    )
+
+
+def _portrait_row(r: sqlite3.Row) -> CandidateRow:
+    d = dict(r)
+    d["scene_id"] = d.pop("character_id")
+    return CandidateRow(**d)
+
+
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -150,20 +182,26 @@ class Project:
             )
         return True
 
-    def sync_scenes(self, scenes: list[Scene]) -> list[Scene]:
+    def sync_scenes(self, scenes: list[Scene], keep: dict[int, str] | None = None) -> list[Scene]:
         """Give the new scenes ids: a scene whose text is unchanged, or only edited, keeps its id (and so its
-        candidates and pick), wherever it has moved to; new scenes get new ids; vanished ones are retired."""
+        candidates and pick), wherever it has moved to; new scenes get new ids; vanished ones are retired.
+        ``keep`` maps a start offset to the id the scene starting there keeps (one the user rewrote)."""
         old = self.scenes()
+        for s in scenes:
+            if keep and s.start in keep:
+                s.id = keep[s.start]
+        pinned = {s.id for s in scenes if s.id}
+        old = [o for o in old if o.id not in pinned]
         a, b = [_norm(s.text) for s in old], [_norm(s.text) for s in scenes]
         taken: set[str] = set()
         for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
             if op == "equal":
                 for k in range(i2 - i1):
-                    scenes[j1 + k].id = old[i1 + k].id
+                    scenes[j1 + k].id = scenes[j1 + k].id or old[i1 + k].id
             elif op == "replace":
                 # an edited scene keeps its id when its text is still mostly the same
                 free = list(range(i1, i2))
-                for j in range(j1, j2):
+                for j in (j for j in range(j1, j2) if not scenes[j].id):
                     best = max(free, key=lambda i: difflib.SequenceMatcher(None, a[i], b[j]).ratio(), default=None)
                     if best is not None and difflib.SequenceMatcher(None, a[best], b[j]).ratio() >= 0.5:
                         scenes[j].id = old[best].id
@@ -182,12 +220,7 @@ class Project:
                     "speaker=excluded.speaker, active=1",
                     (s.id, s.index, s.start, s.end, s.text, s.visual, s.speaker),
                 )
-                db.execute("DELETE FROM scene_characters WHERE scene_id = ?", (s.id,))
-                for pos, cid in enumerate(s.characters):
-                    db.execute(
-                        "INSERT INTO scene_characters (scene_id, character_id, position) VALUES (?, ?, ?)",
-                        (s.id, cid, pos),
-                    )
+                _write_scene_characters(db, s)
         return scenes
 
     def scenes(self) -> list[Scene]:
@@ -211,6 +244,8 @@ class Project:
                 speaker=r["speaker"],
                 id=r["id"],
                 characters=chars.get(r["id"], []),
+                locked=bool(r["locked"]),
+                extra=r["extra"],
             )
             for r in rows
         ]
@@ -245,29 +280,72 @@ class Project:
         with self.tx() as db:
             db.execute("UPDATE scenes SET prompt_override = ? WHERE id = ?", (visual, scene_id))
 
+    def scene_override(self, scene_id: str) -> str | None:
+        """What the user wrote for the scene's picture, or None when it is drawn from its own text."""
+        rows = self._query("SELECT prompt_override FROM scenes WHERE id = ?", (scene_id,))
+        return rows[0]["prompt_override"] if rows else None
+
+    def set_scene_lock(self, scene_id: str, locked: bool) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE scenes SET locked = ? WHERE id = ?", (int(locked), scene_id))
+
+    def add_scene_extra(self, scene_id: str, more: int) -> None:
+        """Ask for ``more`` candidates beyond the project's number for this scene (new seeds)."""
+        with self.tx() as db:
+            db.execute("UPDATE scenes SET extra = MAX(0, extra + ?) WHERE id = ?", (more, scene_id))
+
+    def save_scene_characters(self, scenes: list[Scene]) -> None:
+        """Store who the finder says is in each scene (after the characters were edited)."""
+        with self.tx() as db:
+            for s in scenes:
+                _write_scene_characters(db, s)
+
+    def scene_breaks(self) -> dict[str, str]:
+        """The user's scene merges and splits: {anchor (start of a sentence): "cut" | "join"}."""
+        return {r["anchor"]: r["kind"] for r in self._query("SELECT anchor, kind FROM scene_breaks")}
+
+    def set_scene_break(self, anchor: str, kind: str | None) -> None:
+        with self.tx() as db:
+            if kind is None:
+                db.execute("DELETE FROM scene_breaks WHERE anchor = ?", (anchor,))
+            else:
+                db.execute(
+                    "INSERT INTO scene_breaks (anchor, kind) VALUES (?, ?) "
+                    "ON CONFLICT(anchor) DO UPDATE SET kind = excluded.kind",
+                    (anchor, kind),
+                )
+
     # characters ------------------------------------------------------------------------------------------
     def save_characters(self, found: list[Character]) -> list[Character]:
         """Store what the finder found, keeping the prompt words (and name) the user wrote for a character."""
-        edited = {c.id: c for c in self.characters() if c.edited}
+        before = {c.id: c for c in self.characters()}
+        edited = {cid: c for cid, c in before.items() if c.edited}
         out = []
         for ch in found:
             mine = edited.pop(ch.id, None)
             if mine is not None:
                 ch.name, ch.prompt, ch.negative, ch.edited = mine.name, mine.prompt, mine.negative, True
+            if ch.id in before:  # the portrait seed and reference picture stay with the character
+                ch.seed = ch.seed if ch.seed is not None else before[ch.id].seed
+                ch.reference = ch.reference or before[ch.id].reference
             out.append(ch)
         out.extend(edited.values())  # the user's own characters stay even when the text no longer names them
         with self.tx() as db:
-            db.execute("DELETE FROM mentions")
-            db.execute("DELETE FROM characters")
-            for pos, ch in enumerate(out):
-                self._insert_character(db, ch, pos)
+            self._replace_characters(db, out)
         return out
+
+    def _replace_characters(self, db: sqlite3.Connection, characters: list[Character]) -> None:
+        db.execute("DELETE FROM mentions")
+        db.execute("DELETE FROM characters")
+        for pos, ch in enumerate(characters):
+            self._insert_character(db, ch, pos)
 
     def _insert_character(self, db: sqlite3.Connection, ch: Character, pos: int) -> None:
         db.execute(
-            "INSERT INTO characters (id, name, prompt, negative, gender, number, edited, position) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (ch.id, ch.name, ch.prompt, ch.negative, ch.gender, ch.number, int(ch.edited), pos),
+            "INSERT INTO characters (id, name, prompt, negative, gender, number, edited, position, seed, reference) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ch.id, ch.name, ch.prompt, ch.negative, ch.gender, ch.number, int(ch.edited), pos, ch.seed,
+             ch.reference),  # fmt: skip
         )
         db.executemany(
             "INSERT INTO mentions (character_id, start, end, text, type, passing) VALUES (?, ?, ?, ?, ?, ?)",
@@ -290,12 +368,17 @@ class Project:
                 gender=r["gender"],
                 number=r["number"],
                 edited=bool(r["edited"]),
+                seed=r["seed"],
+                reference=r["reference"],
             )
             for r in self._query("SELECT * FROM characters ORDER BY position")
         ]
 
     def update_character(self, cid: str, **fields: Any) -> None:
-        allowed = {"name", "prompt", "negative"}
+        """Set a character's name, prompt words or negative words (the user's: kept across story edits), or its
+        portrait seed and reference picture."""
+        words = {"name", "prompt", "negative"}
+        allowed = words | {"seed", "reference"}
         if not fields.keys() <= allowed:
             raise ValueError(f"cannot set {set(fields) - allowed}")
         if not self._query("SELECT 1 FROM characters WHERE id = ?", (cid,)):
@@ -303,7 +386,24 @@ class Project:
             raise StoreError(f"no character {cid!r} in this project: choose one of {names}")
         with self.tx() as db:
             for k, v in fields.items():
-                db.execute(f"UPDATE characters SET {k} = ?, edited = 1 WHERE id = ?", (v, cid))
+                edited = ", edited = 1" if k in words else ""
+                db.execute(f"UPDATE characters SET {k} = ?{edited} WHERE id = ?", (v, cid))
+
+    def character_edits(self) -> list[tuple[str, dict[str, Any]]]:
+        """The user's edits of the found characters (merge, move, drop, add...), in the order made."""
+        return [(r["op"], json.loads(r["args"])) for r in self._query("SELECT op, args FROM character_edits ORDER BY id")]
+
+    def add_character_edit(self, op: str, args: dict[str, Any], characters: list[Character],
+                           scenes: list[Scene]) -> None:  # fmt: skip
+        """Record an edit and store its result (characters and who is in each scene) in one transaction."""
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO character_edits (op, args, created_at) VALUES (?, ?, ?)",
+                (op, json.dumps(args, ensure_ascii=False), time.time()),
+            )
+            self._replace_characters(db, characters)
+            for s in scenes:
+                _write_scene_characters(db, s)
 
     # candidates and picks ----------------------------------------------------------------------------------
     def candidate_for(self, scene_id: str, key: str) -> CandidateRow | None:
@@ -324,18 +424,19 @@ class Project:
     def add_candidate(self, scene_id: str, key: str, slot: int, image_png: bytes, **meta: Any) -> CandidateRow:
         name = self.media.put(image_png, ".png")
         with self.tx() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO candidates (scene_id, input_key, slot, media, backend, model, seed, steps, "
-                "guidance, width, height, prompt, negative, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    scene_id, key, slot, name, meta["backend"], meta["model"], meta["seed"], meta["steps"],
-                    meta["guidance"], meta["width"], meta["height"], meta["prompt"], meta["negative"], time.time(),
-                ),
-            )  # fmt: skip
+            insert_image(db, "candidate", scene_id, key, slot, name, meta)
         row = self.candidate_for(scene_id, key)
         assert row is not None
         return row
+
+    # portraits: a character alone, to preview its words -----------------------------------------------------
+    def portraits(self, character_id: str) -> list[CandidateRow]:
+        rows = self._query("SELECT * FROM portraits WHERE character_id = ? ORDER BY id", (character_id,))
+        return [_portrait_row(r) for r in rows]
+
+    def portrait_for(self, character_id: str, key: str) -> CandidateRow | None:
+        rows = self._query("SELECT * FROM portraits WHERE character_id = ? AND input_key = ?", (character_id, key))
+        return _portrait_row(rows[0]) if rows else None
 
     def picks(self) -> dict[str, tuple[int, str]]:
         return {r["scene_id"]: (r["candidate_id"], r["by"]) for r in self._query("SELECT * FROM picks")}

@@ -83,6 +83,63 @@ def m002_scene_cast(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m003_jobs(db: sqlite3.Connection) -> None:
+    """The job queue: every image or render to make is a row, keyed by the key its output is stored under."""
+    db.executescript(
+        """
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,                      -- candidate | portrait | render
+            target TEXT NOT NULL,                    -- a scene id, a character id, or 'video'
+            input_key TEXT NOT NULL,                 -- the key its output is stored under
+            batch TEXT NOT NULL,                     -- jobs of one batch run in one backend call
+            slot INTEGER NOT NULL DEFAULT 0,
+            spec TEXT NOT NULL,                      -- JSON: what to make, and with what
+            state TEXT NOT NULL DEFAULT 'queued',    -- queued | running | done | failed | cancelled
+            priority INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            worker TEXT, heartbeat REAL,
+            progress REAL NOT NULL DEFAULT 0,
+            cancel INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at REAL NOT NULL, started_at REAL, finished_at REAL,
+            UNIQUE (kind, target, input_key)
+        );
+        CREATE INDEX jobs_state ON jobs(state, priority, id);
+        CREATE INDEX jobs_batch ON jobs(batch, state);
+        """
+    )
+
+
+@migration
+def m004_studio(db: sqlite3.Connection) -> None:
+    """What the studio lets a person change: locked scenes and extra candidates, scene merges and splits,
+    character edits (merge, move, drop, add), portraits and a character's reference picture."""
+    db.executescript(
+        """
+        ALTER TABLE scenes ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE scenes ADD COLUMN extra INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE characters ADD COLUMN seed INTEGER;
+        ALTER TABLE characters ADD COLUMN reference TEXT;
+        CREATE TABLE scene_breaks (
+            anchor TEXT PRIMARY KEY,                 -- the start of the sentence the break is before
+            kind TEXT NOT NULL                       -- cut (a scene starts here) | join (it does not)
+        );
+        CREATE TABLE character_edits (
+            id INTEGER PRIMARY KEY, op TEXT NOT NULL, args TEXT NOT NULL, created_at REAL NOT NULL
+        );
+        CREATE TABLE portraits (
+            id INTEGER PRIMARY KEY, character_id TEXT NOT NULL, input_key TEXT NOT NULL, slot INTEGER NOT NULL,
+            media TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL, seed INTEGER NOT NULL,
+            steps INTEGER NOT NULL, guidance REAL NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+            prompt TEXT NOT NULL, negative TEXT NOT NULL, created_at REAL NOT NULL,
+            UNIQUE (character_id, input_key)
+        );
+        """
+    )
+
+
 def migrate(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
     done = {row[0] for row in db.execute("SELECT name FROM _migrations")}

@@ -1,0 +1,295 @@
+"""What a person changes in a project, as plain functions the studio and the CLI both call.
+
+Scenes: merge with the next, split at a sentence, rewrite the narration. Characters: merge, split, move or drop
+a mention, "not a character", add by hand. Every change is kept in the project and applied again whenever the
+story is analysed anew, so editing the story never undoes it. Pictures: pick, lock, ask for more.
+Projects: the folders of a studio's root (list, create, duplicate, delete).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, StoreError
+from .pipeline import Log, _quiet, current_picks, image_settings, queue_candidates, update_story
+from .stages.characters import apply_edit, attribute_scenes, new_character_id
+from .stages.scenes import anchor, sentences
+from .stages.story import check_text, narrated_text, parse_story
+from .store.db import Project
+from .types import Character, Scene
+
+
+# scenes -----------------------------------------------------------------------------------------------------
+def _scene_at(project: Project, scene_id: str) -> tuple[list[Scene], int]:
+    scenes = project.scenes()
+    for i, s in enumerate(scenes):
+        if s.id == scene_id:
+            return scenes, i
+    raise InputError("that scene is no longer in the story: reload the page")
+
+
+def _story(project: Project) -> str:
+    text = project.story_text()
+    if text is None:
+        raise InputError("this project has no story yet: write or paste one on the Story page")
+    return text
+
+
+def scene_sentences(project: Project, scene_id: str) -> list[tuple[int, str]]:
+    """The sentences (script lines) of a scene: (start offset, text). It can be split before any but the first."""
+    text = _story(project)
+    _, i = _scene_at(project, scene_id)
+    scene = project.scenes()[i]
+    story = parse_story(text)
+    from .nlp import parse
+
+    return [(s, text[s:e]) for s, e in sentences(story, parse(narrated_text(story))) if scene.start <= s < scene.end]
+
+
+def merge_with_next(project: Project, scene_id: str, opts: dict[str, Any]) -> list[Scene]:
+    scenes, i = _scene_at(project, scene_id)
+    if i + 1 >= len(scenes):
+        raise InputError("this is the last scene: there is no next scene to merge it with")
+    nxt = scenes[i + 1]
+    project.set_scene_break(anchor(nxt.text), "join")
+    return update_story(project, _story(project), opts)[0]
+
+
+def split_scene(project: Project, scene_id: str, at: int, opts: dict[str, Any]) -> list[Scene]:
+    """Cut a scene before the sentence that starts at offset ``at``."""
+    sents = scene_sentences(project, scene_id)
+    starts = {s: t for s, t in sents[1:]}
+    if at not in starts:
+        raise InputError("a scene is split before one of its sentences, not its first: choose another sentence")
+    project.set_scene_break(anchor(starts[at]), "cut")
+    return update_story(project, _story(project), opts)[0]
+
+
+def edit_narration(project: Project, scene_id: str, narration: str, opts: dict[str, Any]) -> list[Scene]:
+    """Rewrite what a scene's narrator says; the scene keeps its id (so its lock, cast and prompt)."""
+    narration = " ".join(narration.split())
+    if not narration:
+        raise InputError("the narration is empty: write what the narrator says, or merge the scene with another")
+    if "|" in narration and parse_story(_story(project)).form == "script":
+        raise InputError("a script line's narration cannot hold '|': that mark starts what to draw")
+    scenes, i = _scene_at(project, scene_id)
+    scene, text = scenes[i], _story(project)
+    new = text[: scene.start] + narration + text[scene.end :]
+    check_text(new)
+    return update_story(project, new, opts, keep={scene.start: scene.id})[0]
+
+
+def set_story(project: Project, text: str, opts: dict[str, Any]) -> tuple[list[Scene], list[Character]]:
+    """Store a new or edited story: scenes keep their ids, pictures, picks and prompts where their text did not
+    change; the user's scene breaks and character edits are applied again."""
+    check_text(text)
+    return update_story(project, text, opts)
+
+
+# characters -------------------------------------------------------------------------------------------------
+def edit_characters(project: Project, op: str, args: dict[str, Any]) -> list[Character]:
+    """Apply one edit to the project's characters, keep it for later analyses, and re-cast the scenes."""
+    text = _story(project)
+    chars = apply_edit(project.characters(), op, args, text)
+    scenes = attribute_scenes(project.scenes(), chars)
+    project.add_character_edit(op, args, chars, scenes)
+    return project.characters()
+
+
+def _known(project: Project, cid: str) -> Character:
+    for c in project.characters():
+        if c.id == cid:
+            return c
+    raise InputError(f"no character {cid!r} in this project: reload the page")
+
+
+def merge_characters(project: Project, source: str, into: str) -> list[Character]:
+    if source == into:
+        raise InputError("choose two different characters to merge")
+    _known(project, source), _known(project, into)
+    return edit_characters(project, "merge", {"source": source, "into": into})
+
+
+def move_mentions(project: Project, mentions: list[tuple[int, int, str]], to: str | None) -> list[Character]:
+    """Give mentions to another character, or (``to`` None) to nobody."""
+    if to is not None:
+        _known(project, to)
+    for m in mentions:
+        chars = edit_characters(project, "move", {"mention": list(m), "to": to})
+    return chars if mentions else project.characters()
+
+
+def reject_character(project: Project, cid: str) -> list[Character]:
+    """'Not a character': the cluster is dropped, and stays dropped when the story is analysed again."""
+    _known(project, cid)
+    return edit_characters(project, "reject", {"id": cid})
+
+
+def _new_id(project: Project, name: str) -> str:
+    if not name.strip():
+        raise InputError("give the character a name")
+    return new_character_id(name, {c.id for c in project.characters()})
+
+
+def add_character(project: Project, name: str, aliases: list[str]) -> tuple[str, list[Character]]:
+    """A character by hand: every whole-word occurrence of its name and aliases becomes its mention."""
+    cid = _new_id(project, name)
+    words = [a for a in dict.fromkeys([name.strip(), *(a.strip() for a in aliases)]) if a]
+    return cid, edit_characters(project, "add", {"id": cid, "name": name.strip(), "aliases": words})
+
+
+def split_character(project: Project, source: str, mentions: list[tuple[int, int, str]],
+                    name: str) -> tuple[str, list[Character]]:  # fmt: skip
+    """A new character made of some of another's mentions."""
+    ch = _known(project, source)
+    if not mentions:
+        raise InputError("choose the mentions that belong to the new character")
+    if len(mentions) == len(ch.mentions):
+        raise InputError("to split a character, leave it at least one mention (or rename it instead)")
+    cid = _new_id(project, name)
+    return cid, edit_characters(project, "split", {"source": source, "id": cid, "name": name.strip(),
+                                                  "mentions": [list(m) for m in mentions]})  # fmt: skip
+
+
+# pictures ---------------------------------------------------------------------------------------------------
+def pick(project: Project, scene_id: str, candidate_id: int) -> None:
+    _, i = _scene_at(project, scene_id)
+    row = project.candidate(candidate_id)
+    if row is None or row.scene_id != scene_id:
+        raise InputError("that picture is not one of this scene's candidates: reload the page")
+    if project.scenes()[i].locked:
+        raise InputError("this scene is locked: unlock it to pick another picture")
+    project.pick(scene_id, candidate_id, by="user")
+
+
+def lock(project: Project, scene_id: str, locked: bool, opts: dict[str, Any]) -> None:
+    """Lock a scene: its picture (the pick, or the first candidate) and candidates are kept whatever changes."""
+    _scene_at(project, scene_id)
+    if locked:
+        shown = shown_pictures(project, opts).get(scene_id)
+        if shown is not None:
+            project.pick(scene_id, shown.id, by="user")
+    project.set_scene_lock(scene_id, locked)
+
+
+def shown_pictures(project: Project, opts: dict[str, Any]) -> dict[str, Any]:
+    """The picture each scene shows in the video: its pick, else its first current candidate."""
+    from .pipeline import choose_backend
+
+    return current_picks(project, choose_backend(opts["backend"], opts.get("model")), opts)
+
+
+def more(project: Project, scene_id: str, k: int, opts: dict[str, Any], log: Log = _quiet) -> list[int]:
+    """Queue ``k`` more candidates for a scene, with new seeds."""
+    scenes, i = _scene_at(project, scene_id)
+    if scenes[i].locked:
+        raise InputError("this scene is locked: unlock it to make more candidates")
+    if not 1 <= k <= 32:
+        raise InputError(f"ask for 1 to 32 more candidates, not {k}")
+    project.add_scene_extra(scene_id, k)
+    return queue_candidates(project, opts, [project.scene(scene_id)], priority=1, log=log)
+
+
+def regenerate(project: Project, scene_id: str, opts: dict[str, Any], log: Log = _quiet) -> list[int]:
+    """Queue the candidates a scene lacks for its current prompt (after an edit)."""
+    scenes, i = _scene_at(project, scene_id)
+    if scenes[i].locked:
+        raise InputError("this scene is locked: unlock it to regenerate it")
+    return queue_candidates(project, opts, [scenes[i]], priority=1, log=log)
+
+
+def candidate_count(project: Project, opts: dict[str, Any], scene: Scene) -> int:
+    from .pipeline import choose_backend
+
+    return image_settings(choose_backend(opts["backend"], opts.get("model")), opts).candidates + scene.extra
+
+
+# projects ---------------------------------------------------------------------------------------------------
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    name: str
+    path: Path
+    modified: float
+
+
+def project_path(root: Path, name: str) -> Path:
+    """The folder of project ``name`` directly under ``root``; a name that would lead elsewhere is refused."""
+    name = name.strip()
+    if not _NAME.match(name) or name.endswith(".") or ".." in name:
+        raise InputError(
+            f"{name!r} cannot be a project name: use letters, digits, spaces, '-', '_' or '.' (at most 64)"
+        )
+    return root / name
+
+
+def list_projects(root: Path) -> list[ProjectInfo]:
+    """The projects under ``root``, the most recently changed first."""
+    out = []
+    try:
+        children = list(root.iterdir())
+    except OSError:
+        return []
+    for p in children:
+        db = p / "project.db"
+        if db.is_file():
+            times = [db.stat().st_mtime] + [f.stat().st_mtime for f in (p / "project.db-wal",) if f.exists()]
+            out.append(ProjectInfo(p.name, p, max(times)))
+    return sorted(out, key=lambda i: -i.modified)
+
+
+def create_project(root: Path, name: str, text: str, opts_given: dict[str, Any]) -> Project:
+    """A new project from a story text. Nothing is left behind when the story is refused."""
+    from .pipeline import Options, resolve
+
+    path = project_path(root, name)
+    if path.exists():
+        raise InputError(f"a project named {name!r} exists already: choose another name")
+    check_text(text)
+    project = Project(path)
+    try:
+        opts = resolve(project, Options(**opts_given))
+        set_story(project, text, opts)
+    except BaseException:
+        project.close()
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return project
+
+
+def duplicate_project(root: Path, name: str, new_name: str) -> Path:
+    """A copy of a project (its database copied consistently while in use, its pictures and videos too)."""
+    src = project_path(root, name)
+    dst = project_path(root, new_name)
+    if dst.exists():
+        raise InputError(f"a project named {new_name!r} exists already: choose another name")
+    if not (src / "project.db").exists():
+        raise InputError(f"there is no project {name!r}")
+    try:
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("project.db*", ".render-*", ".tmp-*"))
+        with sqlite3.connect(src / "project.db") as a, sqlite3.connect(dst / "project.db") as b:
+            a.backup(b)
+            b.execute("UPDATE jobs SET state = 'queued', worker = NULL, heartbeat = NULL WHERE state = 'running'")
+        b.close()
+        a.close()
+    except (OSError, sqlite3.Error) as err:
+        shutil.rmtree(dst, ignore_errors=True)
+        raise StoreError(f"cannot copy the project: {err}") from None
+    return dst
+
+
+def delete_project(root: Path, name: str) -> None:
+    path = project_path(root, name)
+    if not (path / "project.db").exists():
+        raise InputError(f"there is no project {name!r}")
+    try:
+        shutil.rmtree(path)
+    except OSError as err:
+        raise StoreError(f"cannot delete {path}: {err.strerror}") from None
