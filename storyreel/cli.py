@@ -75,6 +75,11 @@ SpeedOpt = Annotated[int | None, typer.Option(help="Speaking speed in words per 
 MusicOpt = Annotated[str | None, typer.Option(help="Background music file, lowered under the voice.")]
 MusicVolOpt = Annotated[float | None, typer.Option("--music-volume", help="Music volume, 0 to 2 (default 0.3).")]
 CorefOpt = Annotated[str | None, typer.Option("--coref", help="Character finder engine (default: rules).")]
+CaptionsOpt = Annotated[bool | None, typer.Option("--captions/--no-captions", help="Burn captions in (default: on).")]
+CaptionSizeOpt = Annotated[float | None, typer.Option("--caption-size", help="Caption size, 0.5 to 2 (default 1).")]
+MotionOpt = Annotated[float | None, typer.Option("--motion", help="Motion strength, 0 (still) to 2 (default 1).")]
+TransitionsOpt = Annotated[bool | None, typer.Option("--transitions/--no-transitions",
+                                                     help="Crossfades between scenes (default: on).")]  # fmt: skip
 
 
 @app.command()
@@ -86,11 +91,12 @@ def make(
     seed: SeedOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None,
     style: StyleOpt = None, negative: NegativeOpt = None, aspect: AspectOpt = None, tts: TTSOpt = None,
     voice: VoiceOpt = None, speed: SpeedOpt = None, music: MusicOpt = None, music_volume: MusicVolOpt = None,
-    coref: CorefOpt = None,
+    coref: CorefOpt = None, captions: CaptionsOpt = None, caption_size: CaptionSizeOpt = None,
+    motion: MotionOpt = None, transitions: TransitionsOpt = None,
 ) -> None:  # fmt: skip
     """Everything in one go: story in, narrated video and .srt out (each scene shows its first candidate)."""
     opts = Options(backend, model, scenes, candidates, seed, steps, guidance, size, style, negative, aspect, tts,
-                   voice, speed, music, music_volume, coref)  # fmt: skip
+                   voice, speed, music, music_volume, coref, captions, caption_size, motion, transitions)  # fmt: skip
     with progress_bars() as (on_progress, on_log):
         result = pipeline.make(story, output, project, opts, progress=on_progress, log=on_log)
     assert result.render is not None
@@ -298,15 +304,78 @@ def render(
     project: Annotated[Path, typer.Argument(help="The project folder.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The video to write (.mp4).")],
     aspect: AspectOpt = None, tts: TTSOpt = None, voice: VoiceOpt = None, speed: SpeedOpt = None,
-    music: MusicOpt = None, music_volume: MusicVolOpt = None,
+    music: MusicOpt = None, music_volume: MusicVolOpt = None, captions: CaptionsOpt = None,
+    caption_size: CaptionSizeOpt = None, motion: MotionOpt = None, transitions: TransitionsOpt = None,
 ) -> None:  # fmt: skip
     """Narrate and render the picked pictures to a video and an .srt."""
     _require_project(project)
     proj, opts = _project_opts(project, aspect=aspect, tts=tts, voice=voice, speed=speed, music=music,
-                               music_volume=music_volume)  # fmt: skip
+                               music_volume=music_volume, captions=captions, caption_size=caption_size,
+                               motion=motion, transitions=transitions)  # fmt: skip
     with progress_bars() as (on_progress, on_log):
         result = pipeline.render(proj, output, opts, progress=on_progress, log=on_log)
     err.print(f"[green]wrote[/green] {result.video} ({result.duration:.1f} s) and {result.srt.name}")
+
+
+@app.command()
+def cancel(
+    project: Annotated[Path, typer.Argument(help="The project folder.")],
+    scene: Annotated[list[str] | None, typer.Option("--scene", help="Only this scene's jobs (number or id).")] = None,
+) -> None:
+    """Cancel what is queued for a project (or for some scenes); what is being made stops at its next step."""
+    from .store import jobs
+    from .store.db import Project
+
+    _require_project(project)
+    proj = Project(project)
+    if scene:
+        n = sum(jobs.cancel(proj, target=proj.scene(s).id) for s in scene)
+    else:
+        n = jobs.cancel(proj)
+    err.print(f"cancelled {n} jobs in {proj.path}")
+
+
+@app.command()
+def worker(
+    folder: Annotated[Path, typer.Argument(help="A project, or a folder of projects.")] = Path("."),
+    batch: Annotated[int, typer.Option(help="At most this many images per backend call.")] = 16,
+) -> None:
+    """Make what the studio queues: every project's jobs under FOLDER, a batch at a time, until stopped."""
+    import logging
+    import signal
+    import threading
+
+    from .executors.inprocess import Worker
+
+    if not folder.is_dir():
+        raise StoryreelError(f"{folder} is not a folder: give the folder of your projects")
+    logging.basicConfig(level=logging.INFO, format="worker: %(message)s", stream=sys.stderr)
+    w = Worker(batch_size=batch)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+        w.stopping.set()  # the batch in flight stops at its next step and goes back to the queue
+
+    signal.signal(signal.SIGTERM, on_signal)
+    err.print(f"worker {w.id} serving {folder.resolve()}", highlight=False)
+    try:
+        w.serve(folder.resolve(), stop=stop)
+    except KeyboardInterrupt:
+        pass
+    err.print(f"worker stopped; it made {w.made} images", highlight=False)
+
+
+@app.command()
+def ui(
+    folder: Annotated[Path, typer.Argument(help="The folder of your projects (made if missing).")] = Path("."),
+    host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 keeps the studio to this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
+) -> None:
+    """Start the studio in your browser, and its generation worker."""
+    from .studio import serve
+
+    serve(folder, host, port, say=lambda line: err.print(line, highlight=False))
 
 
 @models_app.command("pull")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, StoreError
+from .errors import InputError, StoreError, StoryreelError
 from .pipeline import Log, _quiet, current_picks, image_settings, queue_candidates, update_story
 from .stages.characters import apply_edit, attribute_scenes, new_character_id
 from .stages.scenes import anchor, sentences
@@ -40,15 +40,18 @@ def _story(project: Project) -> str:
     return text
 
 
-def scene_sentences(project: Project, scene_id: str) -> list[tuple[int, str]]:
-    """The sentences (script lines) of a scene: (start offset, text). It can be split before any but the first."""
-    text = _story(project)
-    _, i = _scene_at(project, scene_id)
-    scene = project.scenes()[i]
-    story = parse_story(text)
+def story_sentences(text: str) -> list[tuple[int, str]]:
+    """The story's sentences (script lines): (start offset, text), where scenes can be cut."""
     from .nlp import parse
 
-    return [(s, text[s:e]) for s, e in sentences(story, parse(narrated_text(story))) if scene.start <= s < scene.end]
+    story = parse_story(text)
+    return [(s, text[s:e]) for s, e in sentences(story, parse(narrated_text(story)))]
+
+
+def scene_sentences(project: Project, scene_id: str) -> list[tuple[int, str]]:
+    """The sentences of a scene: (start offset, text). It can be split before any but the first."""
+    scenes, i = _scene_at(project, scene_id)
+    return [(s, t) for s, t in story_sentences(_story(project)) if scenes[i].start <= s < scenes[i].end]
 
 
 def merge_with_next(project: Project, scene_id: str, opts: dict[str, Any]) -> list[Scene]:
@@ -167,6 +170,18 @@ def pick(project: Project, scene_id: str, candidate_id: int) -> None:
     project.pick(scene_id, candidate_id, by="user")
 
 
+def set_scene_cast(project: Project, scene_id: str, wanted: list[str]) -> None:
+    """Who is in a scene's picture, as the user wants it (the finder's say is kept for the others)."""
+    scenes, i = _scene_at(project, scene_id)
+    now = scenes[i].characters
+    for cid in wanted:
+        if cid not in now:
+            project.set_cast(scene_id, cid, True)
+    for cid in now:
+        if cid not in wanted:
+            project.set_cast(scene_id, cid, False)
+
+
 def lock(project: Project, scene_id: str, locked: bool, opts: dict[str, Any]) -> None:
     """Lock a scene: its picture (the pick, or the first candidate) and candidates are kept whatever changes."""
     _scene_at(project, scene_id)
@@ -207,6 +222,27 @@ def candidate_count(project: Project, opts: dict[str, Any], scene: Scene) -> int
     from .pipeline import choose_backend
 
     return image_settings(choose_backend(opts["backend"], opts.get("model")), opts).candidates + scene.extra
+
+
+def set_music(project: Project, data: bytes | None, filename: str | None) -> None:
+    """Music under the voice: an uploaded file, checked as audio, kept in the project (None: no music)."""
+    if data is None:
+        project.set_settings(music=None, music_name=None)
+        return
+    import tempfile
+
+    from .render.ffmpeg import check_audio
+
+    ext = Path(filename or "music").suffix.lower()[:8] or ".audio"
+    with tempfile.NamedTemporaryFile(dir=project.path, prefix=".upload-", suffix=ext) as tmp:
+        tmp.write(data)
+        tmp.flush()
+        try:
+            check_audio(Path(tmp.name))
+        except StoryreelError:
+            raise InputError(f"{filename} is not an audio file: upload an MP3, WAV, OGG, FLAC or M4A file") from None
+    name = project.media.put(data, ext)
+    project.set_settings(music=str(project.media.path(name)), music_name=filename)
 
 
 # projects ---------------------------------------------------------------------------------------------------

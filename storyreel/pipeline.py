@@ -63,6 +63,10 @@ class Options:
     music: str | None = None
     music_volume: float | None = None
     coref: str | None = None
+    captions: bool | None = None
+    caption_size: float | None = None
+    motion: float | None = None
+    transitions: bool | None = None
 
 
 DEFAULTS: dict[str, Any] = {
@@ -78,10 +82,15 @@ DEFAULTS: dict[str, Any] = {
     "music": None,
     "music_volume": 0.3,
     "coref": "rules",
+    "captions": True,
+    "caption_size": 1.0,
+    "motion": 1.0,
+    "transitions": True,
 }
 # options that, once given, the project remembers for the next command
 REMEMBERED = ("backend", "model", "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect",
-              "tts", "voice", "speed", "music", "music_volume", "coref", "scenes")  # fmt: skip
+              "tts", "voice", "speed", "music", "music_volume", "coref", "scenes", "captions", "caption_size",
+              "motion", "transitions")  # fmt: skip
 
 
 @dataclass
@@ -113,6 +122,10 @@ def resolve(project: Project, options: Options) -> dict[str, Any]:
         raise InputError(f"--candidates must be at least 1, not {merged['candidates']}")
     if merged.get("music_volume") is not None and not 0 <= float(merged["music_volume"]) <= 2:
         raise InputError("--music-volume must be between 0 and 2 (0.3 is a good start)")
+    if not 0.5 <= float(merged["caption_size"]) <= 2:
+        raise InputError(f"--caption-size must be between 0.5 and 2 (1 is the default), not {merged['caption_size']}")
+    if not 0 <= float(merged["motion"]) <= 2:
+        raise InputError(f"--motion must be between 0 (still) and 2 (strong), not {merged['motion']}")
     project.set_settings(**{k: merged[k] for k in REMEMBERED if k in given or k == "seed"})
     return merged
 
@@ -299,8 +312,10 @@ def render(project: Project, output: Path, opts: dict[str, Any], backend: ImageB
     engine = plugins.create("tts_engine", opts["tts"], voice=opts.get("voice"), speed=opts.get("speed"))
     narrations = narrate_scenes(project, engine, scenes, progress=lambda d, t: progress("narration", d, t))
     settings = VideoSettings(
-        aspect=opts["aspect"], music=opts.get("music"), music_volume=float(opts.get("music_volume") or 0.3)
-    )
+        aspect=opts["aspect"], music=opts.get("music"), music_volume=float(opts.get("music_volume") or 0.3),
+        captions=bool(opts.get("captions", True)), caption_size=float(opts.get("caption_size") or 1.0),
+        motion=float(opts.get("motion", 1.0)), transitions=bool(opts.get("transitions", True)),
+    )  # fmt: skip
     return render_video(
         project, scenes, picks, narrations, Path(output), settings,
         progress=lambda d, t: progress("video", d, t), should_stop=should_stop,

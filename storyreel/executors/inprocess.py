@@ -84,8 +84,8 @@ class Worker:
                 self._render(project, batch[0], beat)
             else:
                 self._images(project, batch, beat)
-        except Cancelled as err:
-            q.end(project, batch, "cancelled", str(err))
+        except Cancelled as err:  # by the user, or this worker is stopping (then the jobs wait for the next one)
+            q.end(project, batch, "queued" if self.stopping.is_set() else "cancelled", str(err))
         except StoryreelError as err:
             log.warning("batch %s failed: %s", batch[0].batch, err)
             q.end(project, batch, "failed", str(err))

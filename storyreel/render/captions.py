@@ -29,10 +29,10 @@ def ass_escape(text: str) -> str:
     return text.replace("{", "\\{").replace("}", "\\}")
 
 
-def ass_document(captions: list[Caption], width: int, height: int) -> str:
+def ass_document(captions: list[Caption], width: int, height: int, scale: float = 1.0) -> str:
     # sizes relative to a 1080-wide frame; the bottom ~28% and right ~15% hold TikTok's caption and buttons
     unit = min(width, height) / 1080
-    size = round(68 * unit)
+    size = round(68 * unit * scale)
     margin_l = round(80 * unit)
     margin_r = round(width * 0.15) if height > width else round(80 * unit)
     margin_v = round(height * 0.28) if height > width else round(height * 0.10)

@@ -8,6 +8,14 @@ from ..types import Character, Prompt, Scene
 
 DEFAULT_STYLE = "high quality, detailed digital illustration"
 DEFAULT_NEGATIVE = "blurry, low quality, deformed, extra limbs, bad anatomy, text, watermark, signature"
+# what the studio's style presets put before every prompt
+STYLE_PRESETS = {
+    "storybook watercolor": "storybook illustration, soft watercolor, gentle colors, detailed, whimsical",
+    "cinematic": "cinematic still, dramatic lighting, film grain, shallow depth of field, highly detailed",
+    "anime": "anime style, cel shading, vibrant colors, detailed background, studio anime",
+    "comic": "comic book art, bold ink lines, halftone shading, vivid flat colors",
+    "none": "",
+}
 # CLIP reads 77 tokens: a start and an end token and 75 for the prompt.
 CLIP_WINDOW = 75
 

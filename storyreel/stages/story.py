@@ -30,6 +30,12 @@ def read_story(path: str | Path) -> str:
         raise InputError(f"{p} is a folder, not a story file: give a .txt or .md file") from None
     except OSError as err:
         raise InputError(f"cannot read story file {p}: {err.strerror}") from None
+    return decode_story(data, str(p))
+
+
+def decode_story(data: bytes, name: str) -> str:
+    """A story file's bytes as text, or a StoryError that says what to do."""
+    p = name
     if b"\x00" in data[:65536]:
         raise StoryError(f"{p} is a binary file, not text: give a plain-text (UTF-8) story file")
     try:
@@ -38,7 +44,7 @@ def read_story(path: str | Path) -> str:
         raise StoryError(
             f"{p} is not UTF-8 text (bad byte at offset {err.start}): save it as UTF-8 plain text"
         ) from None
-    check_text(text, str(p))
+    check_text(text, p)
     return text
 
 

@@ -25,7 +25,7 @@ from ..errors import Cancelled, InputError, RenderError, StoreError, store_error
 from ..render import captions as cap
 from ..render import ffmpeg
 from ..render.motion import cover, render_planes, to_planes
-from ..render.timeline import Caption, Timeline, build_timeline
+from ..render.timeline import ZOOM, Caption, Timeline, build_timeline
 from ..store.db import CandidateRow, NarrationRow, Project, input_key
 from ..tts.base import read_wav
 from ..types import Scene, WordTiming
@@ -40,6 +40,10 @@ class VideoSettings:
     fps: int = 30
     pause: float = 0.6
     crossfade: float = 0.5
+    transitions: bool = True  # crossfades between scenes (else cuts)
+    captions: bool = True
+    caption_size: float = 1.0  # times the default size
+    motion: float = 1.0  # Ken Burns strength: 0 still pictures, 1 gentle, 2 strong
     music: str | None = None
     music_volume: float = 0.3
     loudness: float = -14.0
@@ -115,6 +119,7 @@ def _fonts(work: Path) -> dict[str, str]:
 
 
 VIDEO_GRAPH = "[0:v]ass=filename=captions.ass:fontsdir=fonts,format=yuv420p[v]\n"
+VIDEO_GRAPH_NO_CAPTIONS = "[0:v]format=yuv420p[v]\n"
 
 
 def _audio_graph(settings: VideoSettings, duration: float, music: bool, loudnorm: str) -> str:
@@ -159,7 +164,8 @@ def _mix_audio(work: Path, settings: VideoSettings, duration: float, music: Path
     )
 
 
-def _frames(tl: Timeline, images: list[Path], should_stop: Callable[[], bool] | None) -> Iterator[bytes]:
+def _frames(tl: Timeline, images: list[Path], should_stop: Callable[[], bool] | None,
+            motion: float = 1.0) -> Iterator[bytes]:  # fmt: skip
     """yuv420p frames: warping the Y, Cb and Cr planes costs half of warping RGB, and ffmpeg converts nothing."""
     import cv2
 
@@ -176,7 +182,8 @@ def _frames(tl: Timeline, images: list[Path], should_stop: Callable[[], bool] | 
                 bgr = cv2.imread(str(images[i]), cv2.IMREAD_COLOR)
                 if bgr is None:
                     raise RenderError(f"cannot read the picture {images[i]}: regenerate scene {i + 1}")
-                cache[i] = to_planes(cover(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), tl.width, tl.height))
+                margin = 1.0 + (ZOOM - 1.0) * motion  # the room the motion has: none at strength 0
+                cache[i] = to_planes(cover(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), tl.width, tl.height, margin))
             layers.append((render_planes(cache[i], tl.slots[i].motion, progress, tl.width, tl.height), weight))
         if len(layers) == 1:
             planes = layers[0][0]
@@ -241,8 +248,8 @@ def render_video(
 
     rows = [narrations[s.id] for s in scenes]
     words = [[WordTiming(w["text"], w["start"], w["end"]) for w in r.words] for r in rows]
-    tl = build_timeline([r.duration for r in rows], width, height, settings.fps, settings.pause, settings.crossfade,
-                        words)  # fmt: skip
+    crossfade = settings.crossfade if settings.transitions else 0.0
+    tl = build_timeline([r.duration for r in rows], width, height, settings.fps, settings.pause, crossfade, words)
     srt_entries = [
         Caption(slot.start, min(slot.end, slot.start + slot.voice + 0.2), scene.text)
         for slot, scene in zip(tl.slots, scenes, strict=True)
@@ -262,9 +269,11 @@ def render_video(
         work = Path(tmp)
         try:
             _write_wav(work / "voice.wav", _voice_track(rows, project, tl))
-            (work / "captions.ass").write_text(cap.ass_document(tl.captions, width, height), encoding="utf-8")
+            (work / "captions.ass").write_text(
+                cap.ass_document(tl.captions, width, height, settings.caption_size), encoding="utf-8"
+            )
             (work / "captions.srt").write_text(cap.srt_document(srt_entries), encoding="utf-8")
-            (work / "video.txt").write_text(VIDEO_GRAPH)
+            (work / "video.txt").write_text(VIDEO_GRAPH if settings.captions else VIDEO_GRAPH_NO_CAPTIONS)
         except OSError as err:
             raise store_error(err, work) from None
         _mix_audio(work, settings, tl.duration, music)
@@ -284,7 +293,7 @@ def render_video(
         proc = subprocess.Popen(args, cwd=work, env=env, stdin=subprocess.PIPE, stderr=log, stdout=subprocess.DEVNULL)
         assert proc.stdin is not None
         try:
-            for n, frame in enumerate(_ahead(_frames(tl, images, should_stop))):
+            for n, frame in enumerate(_ahead(_frames(tl, images, should_stop, settings.motion))):
                 proc.stdin.write(frame)
                 if progress and n % 15 == 0:
                     progress(n, tl.frames)

@@ -263,6 +263,12 @@ def jobs(project: Project, ids: list[int] | None = None, kind: str | None = None
     return [_job(r) for r in rows]
 
 
+def latest(project: Project, kind: str) -> Job | None:
+    """The job of this kind queued most recently."""
+    rows = project._query("SELECT * FROM jobs WHERE kind = ? ORDER BY created_at DESC, id DESC LIMIT 1", (kind,))
+    return _job(rows[0]) if rows else None
+
+
 @dataclass
 class TargetProgress:
     queued: int = 0

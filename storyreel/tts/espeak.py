@@ -23,6 +23,13 @@ EVENT_LIST_TERMINATED, EVENT_WORD = 0, 1
 RATE, VOLUME, PITCH = 1, 2, 3
 
 DEFAULT_VOICE = "en-us"
+# voices to choose from in the studio (any espeak voice name works: `espeak-ng --voices`); "+f3" is a variant
+VOICES = {
+    "en-us": "English (US), male", "en-us+f3": "English (US), female", "en-gb": "English (UK), male",
+    "en-gb+f2": "English (UK), female", "en-gb-scotland": "English (Scotland)", "en-029": "English (Caribbean)",
+    "en-us+m7": "English (US), deep", "en-us+whisper": "English (US), whisper",
+    "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "pt": "Portuguese", "nl": "Dutch",
+}  # fmt: skip
 DEFAULT_SPEED = 165  # words per minute; espeak's own default (175) sounds hurried for stories
 
 

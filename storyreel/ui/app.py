@@ -1,0 +1,85 @@
+"""The storyreel studio (Streamlit): `storyreel ui [FOLDER]` runs this with its generation worker.
+
+The sidebar opens, creates, duplicates and deletes the projects in FOLDER; the open project is in the URL
+(?project=NAME), so a reload or a second tab lands on it. The pages: Story, Characters, Storyboard, Video,
+Settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from storyreel.edit import delete_project, duplicate_project, list_projects
+from storyreel.ui import common
+
+HERE = Path(__file__).parent
+
+st.set_page_config(page_title="storyreel studio", page_icon=":material/movie:", layout="wide")
+
+
+def _choose(name: str | None) -> None:
+    if name:
+        st.session_state["project"] = name
+        st.query_params["project"] = name
+    else:
+        st.session_state.pop("project", None)
+        st.query_params.pop("project", None)
+
+
+def _sync_project() -> list[str]:
+    """The open project: the URL's, else this tab's; the URL always names it."""
+    names = [p.name for p in list_projects(common.root())]
+    wanted = st.query_params.get("project") or st.session_state.get("project")
+    if wanted and wanted not in names:
+        common.flash("warning", f"there is no project {wanted!r} in {common.root()}: choose one below")
+        wanted = None
+    _choose(wanted)
+    return names
+
+
+def _on_select() -> None:
+    _choose(st.session_state.get("_project_select"))
+
+
+def sidebar(names: list[str]) -> None:
+    with st.sidebar:
+        st.markdown("### :material/movie: storyreel studio")
+        current = common.project_name()
+        if names:
+            st.selectbox(
+                "Project", names, index=names.index(current) if current in names else None, key="_project_select",
+                on_change=_on_select, placeholder="Open a project", help="Most recently changed first.",
+            )  # fmt: skip
+        else:
+            st.caption(f"No projects yet in {common.root()}: create one on the Story page.")
+        if current:
+            with st.expander("Duplicate or delete"):
+                new_name = st.text_input("Name of the copy", value=f"{current} copy", key="_dup_name")
+                if st.button("Duplicate", key="_dup"):
+                    if common.run_action(duplicate_project, common.root(), current, new_name,
+                                         done=f"made a copy: {new_name}"):  # fmt: skip
+                        _choose(new_name)
+                        st.rerun()
+                sure = st.checkbox(f"Yes, delete {current} with all its pictures and videos", key="_del_sure")
+                if st.button("Delete project", key="_del", type="primary", disabled=not sure):
+                    if common.run_action(delete_project, common.root(), current, done=f"deleted {current}"):
+                        _choose(None)
+                        st.session_state.pop("_project_select", None)
+                        st.rerun()
+        st.caption(f"Projects folder: `{common.root()}`")
+
+
+names = _sync_project()
+sidebar(names)
+pages = [
+    st.Page(str(HERE / "pages" / "story.py"), title="Story", icon=":material/edit_note:", url_path="story", default=True),
+    st.Page(str(HERE / "pages" / "characters.py"), title="Characters", icon=":material/group:", url_path="characters"),
+    st.Page(str(HERE / "pages" / "storyboard.py"), title="Storyboard", icon=":material/photo_library:", url_path="storyboard"),
+    st.Page(str(HERE / "pages" / "video.py"), title="Video", icon=":material/movie:", url_path="video"),
+    st.Page(str(HERE / "pages" / "settings.py"), title="Settings", icon=":material/settings:", url_path="settings"),
+]
+page = st.navigation(pages)
+common.show_flash()
+page.run()

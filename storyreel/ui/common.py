@@ -1,0 +1,242 @@
+"""What every page of the studio shares: the open project, the options in force, error boxes, colours.
+
+The pages only read and write the project database (through storyreel's public functions); the worker makes
+what they queue. Nothing here waits on a GPU.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from ..errors import StoryreelError
+from ..pipeline import DEFAULTS, REMEMBERED, Options, resolve
+from ..store.db import Project
+from ..types import Character
+
+log = logging.getLogger("storyreel.studio")
+
+ROOT_ENV = "STORYREEL_STUDIO_ROOT"
+STORY_LIMIT = 1_000_000  # bytes of an uploaded story
+MUSIC_LIMIT = 50 * 1024 * 1024
+STUDIO_CANDIDATES = 8  # candidates per scene for a project made in the studio: enough to choose from
+
+# one colour per character, in order (readable on white, distinct for the colour-blind where it matters most)
+PALETTE = ["#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#b15928",
+           "#6a3d9a", "#33a02c", "#fb9a99"]  # fmt: skip
+
+
+def root() -> Path:
+    return Path(os.environ.get(ROOT_ENV, ".")).resolve()
+
+
+def project_name() -> str | None:
+    return st.session_state.get("project")
+
+
+def open_project() -> Project | None:
+    """The project this browser tab has open (a fresh connection for this run), or None."""
+    from ..edit import project_path
+
+    name = project_name()
+    if not name:
+        return None
+    path = project_path(root(), name)
+    if not (path / "project.db").exists():
+        st.session_state.pop("project", None)
+        return None
+    return Project(path)
+
+
+def require_project() -> Project:
+    """The open project, or a note that says how to make one, and the page stops."""
+    project = open_project()
+    if project is None:
+        st.info("Open a project in the sidebar, or create one from a story on the **Story** page.")
+        st.stop()
+    assert project is not None
+    return project
+
+
+def options(project: Project) -> dict[str, Any]:
+    """The options in force for this project (what it remembers, else the defaults); nothing is written."""
+    stored = project.settings()
+    if stored.get("seed") is None:  # chosen once, then kept
+        return resolve(project, Options())
+    return {**DEFAULTS, **{k: v for k, v in stored.items() if k in REMEMBERED}}
+
+
+def save_options(project: Project, **given: Any) -> dict[str, Any]:
+    """Check and remember options; a bad value raises a StoryreelError that says what to do."""
+    return resolve(project, Options(**given))
+
+
+# messages that outlive a rerun --------------------------------------------------------------------------------
+def flash(kind: str, message: str) -> None:
+    st.session_state.setdefault("_flash", []).append((kind, message))
+
+
+def show_flash() -> None:
+    for kind, message in st.session_state.pop("_flash", []):
+        {"error": st.error, "success": st.success, "warning": st.warning}.get(kind, st.info)(message)
+
+
+def run_action(fn: Callable[..., Any], *args: Any, done: str | None = None, **kwargs: Any) -> bool:
+    """Do what a button asks; a user's mistake (or a bug) becomes an error box, never a traceback. True if done."""
+    try:
+        fn(*args, **kwargs)
+    except StoryreelError as err:
+        flash("error", str(err))
+        return False
+    except Exception as err:  # a bug: the terminal has the traceback, the page one line
+        log.error("studio action %s failed:\n%s", getattr(fn, "__name__", fn), traceback.format_exc())
+        flash("error", f"storyreel hit a bug ({type(err).__name__}: {err}); the terminal has the details")
+        return False
+    if done:
+        flash("success", done)
+    return True
+
+
+@dataclass(frozen=True)
+class Value:
+    """An action's argument read from a widget when the button is clicked, not when the page was drawn."""
+
+    key: str
+
+
+def action(fn: Callable[..., Any], *args: Any, done: str | None = None, **kwargs: Any) -> Callable[[], None]:
+    """An ``on_click`` callback that runs ``fn(project, *args)`` on the open project (a connection of its own)."""
+
+    def callback() -> None:
+        project = open_project()
+        if project is None:
+            flash("error", "no project is open: choose one in the sidebar")
+            return
+        now = [st.session_state.get(a.key) if isinstance(a, Value) else a for a in args]
+        try:
+            run_action(fn, project, *now, done=done, **kwargs)
+        finally:
+            project.close()
+
+    return callback
+
+
+# characters ---------------------------------------------------------------------------------------------------
+def colours(characters: list[Character]) -> dict[str, str]:
+    return {c.id: PALETTE[i % len(PALETTE)] for i, c in enumerate(characters)}
+
+
+def swatch(colour: str) -> str:
+    return f'<span style="display:inline-block;width:.9em;height:.9em;border-radius:50%;background:{colour};' \
+           'vertical-align:middle;margin-right:.3em"></span>'  # fmt: skip
+
+
+def marked_prompt(prompt: str, characters: list[Character], cast: list[str], colours_by_id: dict[str, str]) -> str:
+    """The prompt as HTML, each character's words underlined in its colour (longest words first)."""
+    spans: list[tuple[int, int, str, str]] = []
+    for cid in cast:
+        ch = next((c for c in characters if c.id == cid), None)
+        words = ch.prompt.strip() if ch else ""
+        at = prompt.find(words) if words else -1
+        if ch is not None and at >= 0:
+            spans.append((at, at + len(words), colours_by_id.get(cid, "#888"), ch.name))
+    out, pos = [], 0
+    for s, e, colour, name in sorted(spans):
+        if s < pos:
+            continue
+        out.append(html.escape(prompt[pos:s]))
+        out.append(
+            f'<span title="{html.escape(name)}" style="background:{colour}22;border-bottom:3px solid {colour};'
+            f'padding:0 2px">{html.escape(prompt[s:e])}</span>'
+        )
+        pos = e
+    out.append(html.escape(prompt[pos:]))
+    return "".join(out)
+
+
+def highlighted_story(text: str, characters: list[Character], colours_by_id: dict[str, str],
+                      start: int = 0, end: int | None = None) -> str:  # fmt: skip
+    """The story (or a stretch of it) as HTML with every mention in its character's colour."""
+    end = len(text) if end is None else end
+    marks = sorted(
+        (m.start, m.end, c.id, c.name) for c in characters for m in c.mentions if start <= m.start and m.end <= end
+    )
+    out, pos = [], start
+    for s, e, cid, name in marks:
+        if s < pos:
+            continue
+        out.append(html.escape(text[pos:s]))
+        colour = colours_by_id.get(cid, "#888")
+        out.append(
+            f'<mark title="{html.escape(name)}" style="background:{colour}33;border-bottom:2px solid {colour};'
+            f'color:inherit;padding:0 1px">{html.escape(text[s:e])}</mark>'
+        )
+        pos = e
+    out.append(html.escape(text[pos:end]))
+    body = "".join(out).replace("\n", "<br>")
+    return f'<div style="line-height:1.7;max-height:28em;overflow-y:auto">{body}</div>'
+
+
+# progress -------------------------------------------------------------------------------------------------------
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def progress_panel(scene_names: dict[str, str] | None = None, every: float = 1.0) -> None:
+    """The queue's progress, read from the database every ``every`` seconds (the rest of the page is not rerun,
+    except once images arrive, so they show). Per scene: queued / making / done / failed, with the error."""
+
+    @st.fragment(run_every=every)
+    def panel() -> None:
+        from ..store import jobs
+
+        project = open_project()
+        if project is None:
+            return
+        try:
+            p = jobs.progress(project)
+            made = sum(t.done for t in p.targets.values())
+        finally:
+            project.close()
+        if p.total == 0:
+            st.caption("Nothing queued. **Generate all** makes every scene's candidates.")
+        else:
+            label = f"{p.done} of {p.total} images"
+            if p.busy:
+                label += f" · {p.per_second:.2f} images/s" if p.per_second else " · starting"
+                if p.seconds_left is not None:
+                    label += f" · about {_duration(p.seconds_left)} left"
+            else:
+                label += " · finished" + (f" at {p.per_second:.2f} images/s" if p.per_second else "")
+            st.progress(min(1.0, (p.done + p.running_fraction) / max(1, p.total)), text=label)
+            rows = []
+            for target, t in p.targets.items():
+                name = (scene_names or {}).get(target, target)
+                state = ", ".join(f"{n} {word}" for n, word in ((t.running, "making"), (t.queued, "queued"),
+                                  (t.done, "done"), (t.failed, "failed"), (t.cancelled, "cancelled")) if n)  # fmt: skip
+                rows.append((name, state, t.errors[0] if t.errors else ""))
+            if any(t.busy or t.failed for t in p.targets.values()):
+                with st.expander("Per scene", expanded=any(t.failed for t in p.targets.values())):
+                    for name, state, error in rows:
+                        st.markdown(f"**{html.escape(name)}** · {state}" + (f"  \n:red[{html.escape(error)}]" if error else ""))
+        # new pictures: rerun the page so they show (at most every two seconds)
+        import time
+
+        seen = st.session_state.get("_made_seen")
+        st.session_state["_made_seen"] = made
+        if seen is not None and made != seen and time.time() - st.session_state.get("_last_app_rerun", 0) > 2:
+            st.session_state["_last_app_rerun"] = time.time()
+            st.rerun(scope="app")
+        elif seen is not None and made != seen:
+            st.session_state["_made_seen"] = seen  # not shown yet: try again on the next tick
+
+    panel()

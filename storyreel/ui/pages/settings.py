@@ -1,0 +1,89 @@
+"""Settings: the image backend and model, candidates per scene, steps, guidance, size, seed, style and negative
+prompts, with style presets."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from storyreel import pipeline, plugins
+from storyreel.errors import StoryreelError
+from storyreel.stages.prompts import STYLE_PRESETS
+from storyreel.ui import common
+
+BACKEND_HELP = {
+    "auto": "diffusers when the model's weights are here, else sketch cards",
+    "diffusers": "Stable Diffusion in this process (a model folder, a .safetensors file or a hub id)",
+    "sketch": "storyboard cards: check timing, narration and captions without a model",
+}
+
+
+def apply_preset() -> None:
+    preset = st.session_state.get("preset")
+    if preset in STYLE_PRESETS:
+        st.session_state[STYLE_KEY] = STYLE_PRESETS[preset]
+
+
+def save(project, backend: str, model: str, candidates: int, steps: int | None, guidance: float | None,
+         size: str, seed: int, style: str, negative: str) -> None:  # fmt: skip
+    opts = common.save_options(project, backend=backend, model=model.strip() or None, candidates=int(candidates),
+                               steps=steps, guidance=guidance, size=size.strip() or None, seed=int(seed),
+                               style=style, negative=negative)  # fmt: skip
+    if not model.strip():
+        project.set_settings(model=None)
+    if not size.strip():
+        project.set_settings(size=None)
+    backend_obj = pipeline.choose_backend(opts["backend"], model.strip() or None)  # a missing model says so here
+    pipeline.image_settings(backend_obj, common.options(project))
+
+
+st.title("Settings")
+project = common.require_project()
+try:
+    opts = common.options(project)
+    STYLE_KEY = f"style_text_{project.path.name}_{opts['style']}"
+    st.session_state.setdefault(STYLE_KEY, opts["style"])
+    names = ["auto", *plugins.registry().names("image_backend")]
+    backend = opts.get("backend") or "auto"
+    st.subheader("Pictures")
+    with st.form("settings"):
+        a, b = st.columns(2)
+        a.selectbox("Image backend", names, index=names.index(backend) if backend in names else 0, key="backend",
+                    format_func=lambda n: f"{n}: {BACKEND_HELP[n]}" if n in BACKEND_HELP else n)  # fmt: skip
+        b.text_input("Model", value=opts.get("model") or "", key="model",
+                     placeholder="a diffusers folder, a .safetensors file, or a hub id like stabilityai/sd-turbo")  # fmt: skip
+        c, d, e, f = st.columns(4)
+        c.number_input("Candidates per scene", 1, 32, int(opts.get("candidates") or common.STUDIO_CANDIDATES),
+                       key="candidates")  # fmt: skip
+        d.number_input("Steps (0: the model's default)", 0, 150, int(opts.get("steps") or 0), key="steps")
+        e.number_input("Guidance (-1: the model's default)", -1.0, 30.0,
+                       float(opts["guidance"]) if opts.get("guidance") is not None else -1.0, step=0.5,
+                       key="guidance")  # fmt: skip
+        f.number_input("Base seed", 0, 2**31 - 1, int(opts["seed"]), key="seed",
+                       help="Candidate k of every scene uses seed + k: the same seed makes the same picture.")  # fmt: skip
+        st.text_input("Size (WIDTHxHEIGHT, empty: about the model's native size in the video's aspect)",
+                      value=opts.get("size") or "", key="size", placeholder="512x896")  # fmt: skip
+        st.selectbox("Style preset", list(STYLE_PRESETS), index=None, key="preset", placeholder="fill the style from a preset")
+        st.form_submit_button("Use this preset", on_click=apply_preset)
+        st.text_area("Style prompt (before every scene's prompt)", key=STYLE_KEY)
+        st.text_area("Negative prompt", value=opts["negative"], key="negative_text")
+        submitted = st.form_submit_button("Save settings", type="primary")
+    if submitted:
+        ss = st.session_state
+        steps = int(ss["steps"]) or None
+        guidance = None if float(ss["guidance"]) < 0 else float(ss["guidance"])
+        common.run_action(save, project, ss["backend"], ss["model"], ss["candidates"], steps, guidance, ss["size"],
+                          ss["seed"], ss[STYLE_KEY], ss["negative_text"], done="settings saved")  # fmt: skip
+        st.rerun()
+    try:
+        used = pipeline.choose_backend(opts["backend"], opts.get("model"))
+        s = pipeline.image_settings(used, opts)
+        st.success(f"Pictures come from {used.describe()}: {s.candidates} a scene, {s.width}x{s.height}, "
+                   f"{s.steps} steps, guidance {s.guidance}.")  # fmt: skip
+        if opts["backend"] == "auto" and used.name == "sketch":
+            from storyreel.backends.diffusers_local import DEFAULT_MODEL, weights_available
+
+            st.info(f"Using sketch cards because {weights_available(opts.get('model') or DEFAULT_MODEL)[1]}")
+    except StoryreelError as err:
+        st.error(str(err))
+finally:
+    project.close()

@@ -1,0 +1,137 @@
+"""Story: paste or upload a story, split it into scenes, then merge, split and rewrite scenes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from storyreel import edit
+from storyreel.errors import InputError
+from storyreel.stages.story import decode_story
+from storyreel.ui import common
+
+PLACEHOLDER = (
+    "Paste a story here. Prose works, and so does a script, one scene a line:\n"
+    "Narrator: Long ago, a dragon slept under the mountain. | a green dragon asleep on gold, in a cave"
+)
+
+
+def _uploaded_text(upload) -> str:
+    if upload is None:
+        return ""
+    data = upload.getvalue()
+    if len(data) > common.STORY_LIMIT:
+        raise InputError(f"{upload.name} is {len(data) / 1e6:.1f} MB: a story file may be at most 1 MB")
+    return decode_story(data, upload.name)
+
+
+def new_project_form() -> None:
+    st.subheader("New project")
+    with st.form("new_project"):
+        name = st.text_input("Project name", placeholder="the-dragon-of-the-mountain")
+        text = st.text_area("Story", height=260, placeholder=PLACEHOLDER)
+        upload = st.file_uploader("…or upload a story file (.txt or .md, at most 1 MB)", type=["txt", "md"],
+                                  max_upload_size=1)
+        create = st.form_submit_button("Create project", type="primary")
+    if not create:
+        return
+
+    def make() -> None:
+        story = _uploaded_text(upload) or text
+        if not story.strip():
+            raise InputError("write or paste a story, or upload a .txt or .md file")
+        chosen = name.strip() or (upload.name.rsplit(".", 1)[0] if upload is not None else "")
+        if not chosen:
+            raise InputError("give the project a name")
+        with st.spinner("Reading the story: scenes and characters…"):
+            edit.create_project(common.root(), chosen, story, {"candidates": common.STUDIO_CANDIDATES, "backend": "auto"}).close()
+        st.session_state["project"] = chosen
+        st.query_params["project"] = chosen
+
+    if common.run_action(make, done="project created: check its scenes below, then its characters"):
+        st.rerun()
+    common.show_flash()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _sentences(text: str) -> list[tuple[int, str]]:
+    return edit.story_sentences(text)
+
+
+def story_editor(project, opts: dict) -> None:
+    text = project.story_text() or ""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    with st.expander("The story", expanded=not project.scenes()):
+        new_text = st.text_area("Story", value=text, height=320, key=f"story_{digest}", label_visibility="collapsed")
+        upload = st.file_uploader("Replace it with a file (.txt or .md, at most 1 MB)", type=["txt", "md"], max_upload_size=1,
+                                  key=f"upload_{digest}")  # fmt: skip
+        left, right = st.columns(2)
+        auto = left.radio("Scenes", ["Automatic", "Exactly"], horizontal=True,
+                          index=0 if opts.get("scenes") is None else 1, key="scene_mode")  # fmt: skip
+        n = right.number_input("How many scenes", min_value=1, max_value=500, value=int(opts.get("scenes") or 10),
+                               disabled=auto == "Automatic", key="scene_count")  # fmt: skip
+
+        def split(project) -> None:
+            story = _uploaded_text(upload) or new_text
+            if auto == "Automatic":
+                project.set_settings(scenes=None)
+                options = common.options(project)
+            else:
+                options = common.save_options(project, scenes=int(n))
+            with st.spinner("Splitting the story into scenes…"):
+                edit.set_story(project, story, options)
+
+        if st.button("Split", type="primary", help="Cut the story into scenes and find its characters; scenes whose "
+                     "text did not change keep their pictures, picks and prompts."):  # fmt: skip
+            common.run_action(split, project, done="story split into scenes")
+            st.rerun()
+
+
+def scene_list(project, opts: dict) -> None:
+    scenes = project.scenes()
+    if not scenes:
+        return
+    chars = project.characters()
+    names = {c.id: c.name for c in chars}
+    colour = common.colours(chars)
+    text = project.story_text() or ""
+    sentences = _sentences(text)
+    st.subheader(f"{len(scenes)} scenes")
+    for i, s in enumerate(scenes):
+        with st.container(border=True):
+            head, body = st.columns([1, 12])
+            head.markdown(f"### {i + 1}")
+            who = " ".join(f"{common.swatch(colour.get(c, '#888'))}{names.get(c, c)}" for c in s.characters)
+            key = f"narration_{s.id}_{hashlib.sha256(s.text.encode()).hexdigest()[:8]}"
+            body.text_area("Narration", value=s.text, key=key, height=80, label_visibility="collapsed")
+            if who:
+                body.markdown(who, unsafe_allow_html=True)
+            a, b, c = body.columns(3)
+            a.button("Save narration", key=f"save_{s.id}", on_click=common.action(
+                edit.edit_narration, s.id, common.Value(key), opts, done=f"scene {i + 1}'s narration saved"))  # fmt: skip
+            b.button("Merge with next", key=f"merge_{s.id}", disabled=i + 1 == len(scenes),
+                     on_click=common.action(edit.merge_with_next, s.id, opts, done=f"scenes {i + 1} and {i + 2} merged"))  # fmt: skip
+            inside = [(start, t) for start, t in sentences if s.start <= start < s.end]
+            with c.popover("Split…", disabled=len(inside) < 2):
+                labels = {start: t[:80] for start, t in inside[1:]}
+                st.selectbox("Start a new scene at", list(labels), format_func=labels.get, key=f"split_at_{s.id}")
+                st.button("Split here", key=f"split_{s.id}", on_click=common.action(
+                    edit.split_scene, s.id, common.Value(f"split_at_{s.id}"), opts, done=f"scene {i + 1} split"))  # fmt: skip
+
+
+st.title("Story")
+project = common.open_project()
+if project is None:
+    st.write("Turn a story into a narrated vertical video: paste it, split it into scenes, give its characters their "
+             "looks, pick a picture per scene, and render.")  # fmt: skip
+    new_project_form()
+else:
+    try:
+        opts = common.options(project)
+        story_editor(project, opts)
+        scene_list(project, opts)
+        with st.expander("New project"):
+            new_project_form()
+    finally:
+        project.close()
