@@ -59,7 +59,8 @@ def merge_with_next(project: Project, scene_id: str, opts: dict[str, Any]) -> li
     if i + 1 >= len(scenes):
         raise InputError("this is the last scene: there is no next scene to merge it with")
     nxt = scenes[i + 1]
-    project.set_scene_break(anchor(nxt.text), "join")
+    first = next((t for s, t in story_sentences(_story(project)) if s >= nxt.start), nxt.text)
+    project.set_scene_break(anchor(first), "join")
     return update_story(project, _story(project), opts)[0]
 
 

@@ -39,8 +39,19 @@ def _sync_project() -> list[str]:
     return names
 
 
-def _on_select() -> None:
-    _choose(st.session_state.get("_project_select"))
+def _on_select(key: str) -> None:
+    _choose(st.session_state.get(key))
+
+
+def _duplicate(name: str) -> None:
+    copy = st.session_state.get(f"_dup_name_{name}", "")
+    if common.run_action(duplicate_project, common.root(), name, copy, done=f"made a copy: {copy}"):
+        _choose(copy.strip())
+
+
+def _delete(name: str) -> None:
+    if common.run_action(delete_project, common.root(), name, done=f"deleted {name}"):
+        _choose(None)
 
 
 def sidebar(names: list[str]) -> None:
@@ -48,26 +59,20 @@ def sidebar(names: list[str]) -> None:
         st.markdown("### :material/movie: storyreel studio")
         current = common.project_name()
         if names:
+            key = f"_project_select_{current}"
             st.selectbox(
-                "Project", names, index=names.index(current) if current in names else None, key="_project_select",
-                on_change=_on_select, placeholder="Open a project", help="Most recently changed first.",
+                "Project", names, index=names.index(current) if current in names else None, key=key,
+                on_change=_on_select, args=(key,), placeholder="Open a project", help="Most recently changed first.",
             )  # fmt: skip
         else:
             st.caption(f"No projects yet in {common.root()}: create one on the Story page.")
         if current:
             with st.expander("Duplicate or delete"):
-                new_name = st.text_input("Name of the copy", value=f"{current} copy", key="_dup_name")
-                if st.button("Duplicate", key="_dup"):
-                    if common.run_action(duplicate_project, common.root(), current, new_name,
-                                         done=f"made a copy: {new_name}"):  # fmt: skip
-                        _choose(new_name)
-                        st.rerun()
-                sure = st.checkbox(f"Yes, delete {current} with all its pictures and videos", key="_del_sure")
-                if st.button("Delete project", key="_del", type="primary", disabled=not sure):
-                    if common.run_action(delete_project, common.root(), current, done=f"deleted {current}"):
-                        _choose(None)
-                        st.session_state.pop("_project_select", None)
-                        st.rerun()
+                st.text_input("Name of the copy", value=f"{current} copy", key=f"_dup_name_{current}")
+                st.button("Duplicate", key="_dup", on_click=_duplicate, args=(current,))
+                sure = st.checkbox(f"Yes, delete {current} with all its pictures and videos", key=f"_del_sure_{current}")
+                st.button("Delete project", key="_del", type="primary", disabled=not sure, on_click=_delete,
+                          args=(current,))  # fmt: skip
         st.caption(f"Projects folder: `{common.root()}`")
 
 
@@ -80,6 +85,4 @@ pages = [
     st.Page(str(HERE / "pages" / "video.py"), title="Video", icon=":material/movie:", url_path="video"),
     st.Page(str(HERE / "pages" / "settings.py"), title="Settings", icon=":material/settings:", url_path="settings"),
 ]
-page = st.navigation(pages)
-common.show_flash()
-page.run()
+st.navigation(pages).run()

@@ -56,14 +56,24 @@ def open_project() -> Project | None:
     return Project(path)
 
 
-def require_project() -> Project:
-    """The open project, or a note that says how to make one, and the page stops."""
+def page(title: str, body: Callable[[Project], None], without: Callable[[], None] | None = None) -> None:
+    """Draw a page: its title, then ``body(project)`` for the open project (or ``without()``, or a note when
+    none is open), then, at the top, what the actions of this run said (they may run while the page is drawn)."""
+    st.title(title)
+    messages = st.container()
     project = open_project()
-    if project is None:
-        st.info("Open a project in the sidebar, or create one from a story on the **Story** page.")
-        st.stop()
-    assert project is not None
-    return project
+    try:
+        if project is not None:
+            body(project)
+        elif without is not None:
+            without()
+        else:
+            st.info("Open a project in the sidebar, or create one from a story on the **Story** page.")
+    finally:
+        if project is not None:
+            project.close()
+        with messages:
+            show_flash()
 
 
 def options(project: Project) -> dict[str, Any]:

@@ -116,9 +116,7 @@ def add_by_hand() -> None:
             common.Value("add_name"), common.Value("add_aliases"), done="character added"))  # fmt: skip
 
 
-st.title("Characters")
-project = common.require_project()
-try:
+def body(project) -> None:
     opts = common.options(project)
     text = project.story_text() or ""
     chars = project.characters()
@@ -136,5 +134,6 @@ try:
             legend = " ".join(f"{common.swatch(colour[c.id])}{c.name}" for c in chars)
             st.markdown(legend, unsafe_allow_html=True)
             st.html(common.highlighted_story(text, chars, colour))
-finally:
-    project.close()
+
+
+common.page("Characters", body)

@@ -17,10 +17,10 @@ BACKEND_HELP = {
 }
 
 
-def apply_preset() -> None:
+def apply_preset(style_key: str) -> None:
     preset = st.session_state.get("preset")
     if preset in STYLE_PRESETS:
-        st.session_state[STYLE_KEY] = STYLE_PRESETS[preset]
+        st.session_state[style_key] = STYLE_PRESETS[preset]
 
 
 def save(project, backend: str, model: str, candidates: int, steps: int | None, guidance: float | None,
@@ -36,12 +36,18 @@ def save(project, backend: str, model: str, candidates: int, steps: int | None, 
     pipeline.image_settings(backend_obj, common.options(project))
 
 
-st.title("Settings")
-project = common.require_project()
-try:
+def save_form(project, style_key: str) -> None:
+    ss = st.session_state
+    steps = int(ss["steps"]) or None
+    guidance = None if float(ss["guidance"]) < 0 else float(ss["guidance"])
+    save(project, ss["backend"], ss["model"], ss["candidates"], steps, guidance, ss["size"], ss["seed"],
+         ss[style_key], ss["negative_text"])
+
+
+def body(project) -> None:
     opts = common.options(project)
-    STYLE_KEY = f"style_text_{project.path.name}_{opts['style']}"
-    st.session_state.setdefault(STYLE_KEY, opts["style"])
+    style_key = f"style_text_{project.path.name}_{opts['style']}"
+    st.session_state.setdefault(style_key, opts["style"])
     names = ["auto", *plugins.registry().names("image_backend")]
     backend = opts.get("backend") or "auto"
     st.subheader("Pictures")
@@ -63,17 +69,11 @@ try:
         st.text_input("Size (WIDTHxHEIGHT, empty: about the model's native size in the video's aspect)",
                       value=opts.get("size") or "", key="size", placeholder="512x896")  # fmt: skip
         st.selectbox("Style preset", list(STYLE_PRESETS), index=None, key="preset", placeholder="fill the style from a preset")
-        st.form_submit_button("Use this preset", on_click=apply_preset)
-        st.text_area("Style prompt (before every scene's prompt)", key=STYLE_KEY)
+        st.form_submit_button("Use this preset", on_click=apply_preset, args=(style_key,))
+        st.text_area("Style prompt (before every scene's prompt)", key=style_key)
         st.text_area("Negative prompt", value=opts["negative"], key="negative_text")
-        submitted = st.form_submit_button("Save settings", type="primary")
-    if submitted:
-        ss = st.session_state
-        steps = int(ss["steps"]) or None
-        guidance = None if float(ss["guidance"]) < 0 else float(ss["guidance"])
-        common.run_action(save, project, ss["backend"], ss["model"], ss["candidates"], steps, guidance, ss["size"],
-                          ss["seed"], ss[STYLE_KEY], ss["negative_text"], done="settings saved")  # fmt: skip
-        st.rerun()
+        st.form_submit_button("Save settings", type="primary", key="save_settings",
+                              on_click=common.action(save_form, style_key, done="settings saved"))  # fmt: skip
     try:
         used = pipeline.choose_backend(opts["backend"], opts.get("model"))
         s = pipeline.image_settings(used, opts)
@@ -85,5 +85,6 @@ try:
             st.info(f"Using sketch cards because {weights_available(opts.get('model') or DEFAULT_MODEL)[1]}")
     except StoryreelError as err:
         st.error(str(err))
-finally:
-    project.close()
+
+
+common.page("Settings", body)

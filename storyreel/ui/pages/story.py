@@ -26,32 +26,30 @@ def _uploaded_text(upload) -> str:
     return decode_story(data, upload.name)
 
 
+def create() -> None:
+    """The New project form's button: a project from the pasted or uploaded story, opened at once."""
+    ss = st.session_state
+    upload = ss.get("new_upload")
+    story = _uploaded_text(upload) or ss.get("new_text") or ""
+    if not story.strip():
+        raise InputError("write or paste a story, or upload a .txt or .md file")
+    chosen = (ss.get("new_name") or "").strip() or (upload.name.rsplit(".", 1)[0] if upload is not None else "")
+    if not chosen:
+        raise InputError("give the project a name")
+    edit.create_project(common.root(), chosen, story, {"candidates": common.STUDIO_CANDIDATES, "backend": "auto"}).close()
+    ss["project"] = chosen
+    st.query_params["project"] = chosen
+
+
 def new_project_form() -> None:
     st.subheader("New project")
     with st.form("new_project"):
-        name = st.text_input("Project name", placeholder="the-dragon-of-the-mountain")
-        text = st.text_area("Story", height=260, placeholder=PLACEHOLDER)
-        upload = st.file_uploader("…or upload a story file (.txt or .md, at most 1 MB)", type=["txt", "md"],
-                                  max_upload_size=1)
-        create = st.form_submit_button("Create project", type="primary")
-    if not create:
-        return
-
-    def make() -> None:
-        story = _uploaded_text(upload) or text
-        if not story.strip():
-            raise InputError("write or paste a story, or upload a .txt or .md file")
-        chosen = name.strip() or (upload.name.rsplit(".", 1)[0] if upload is not None else "")
-        if not chosen:
-            raise InputError("give the project a name")
-        with st.spinner("Reading the story: scenes and characters…"):
-            edit.create_project(common.root(), chosen, story, {"candidates": common.STUDIO_CANDIDATES, "backend": "auto"}).close()
-        st.session_state["project"] = chosen
-        st.query_params["project"] = chosen
-
-    if common.run_action(make, done="project created: check its scenes below, then its characters"):
-        st.rerun()
-    common.show_flash()
+        st.text_input("Project name", placeholder="the-dragon-of-the-mountain", key="new_name")
+        st.text_area("Story", height=260, placeholder=PLACEHOLDER, key="new_text")
+        st.file_uploader("…or upload a story file (.txt or .md, at most 1 MB)", type=["txt", "md"],
+                         max_upload_size=1, key="new_upload")  # fmt: skip
+        st.form_submit_button("Create project", type="primary", on_click=lambda: common.run_action(
+            create, done="project created: check its scenes below, then its characters"))  # fmt: skip
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -63,29 +61,27 @@ def story_editor(project, opts: dict) -> None:
     text = project.story_text() or ""
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     with st.expander("The story", expanded=not project.scenes()):
-        new_text = st.text_area("Story", value=text, height=320, key=f"story_{digest}", label_visibility="collapsed")
-        upload = st.file_uploader("Replace it with a file (.txt or .md, at most 1 MB)", type=["txt", "md"], max_upload_size=1,
-                                  key=f"upload_{digest}")  # fmt: skip
+        st.text_area("Story", value=text, height=320, key=f"story_{digest}", label_visibility="collapsed")
+        st.file_uploader("Replace it with a file (.txt or .md, at most 1 MB)", type=["txt", "md"], max_upload_size=1,
+                         key=f"upload_{digest}")
         left, right = st.columns(2)
         auto = left.radio("Scenes", ["Automatic", "Exactly"], horizontal=True,
                           index=0 if opts.get("scenes") is None else 1, key="scene_mode")  # fmt: skip
-        n = right.number_input("How many scenes", min_value=1, max_value=500, value=int(opts.get("scenes") or 10),
-                               disabled=auto == "Automatic", key="scene_count")  # fmt: skip
+        right.number_input("How many scenes", min_value=1, max_value=500, value=int(opts.get("scenes") or 10),
+                           disabled=auto == "Automatic", key="scene_count")  # fmt: skip
 
-        def split(project) -> None:
-            story = _uploaded_text(upload) or new_text
-            if auto == "Automatic":
-                project.set_settings(scenes=None)
-                options = common.options(project)
-            else:
-                options = common.save_options(project, scenes=int(n))
-            with st.spinner("Splitting the story into scenes…"):
-                edit.set_story(project, story, options)
+        st.button("Split", type="primary", key="split_story", help="Cut the story into scenes and find its "
+                  "characters; scenes whose text did not change keep their pictures, picks and prompts.",
+                  on_click=common.action(split, common.Value(f"upload_{digest}"), common.Value(f"story_{digest}"),
+                                         done="story split into scenes"))  # fmt: skip
 
-        if st.button("Split", type="primary", help="Cut the story into scenes and find its characters; scenes whose "
-                     "text did not change keep their pictures, picks and prompts."):  # fmt: skip
-            common.run_action(split, project, done="story split into scenes")
-            st.rerun()
+
+def split(project, upload, text: str) -> None:
+    story = _uploaded_text(upload) or text
+    exact = st.session_state.get("scene_mode") == "Exactly"
+    scenes = int(st.session_state.get("scene_count") or 10) if exact else None
+    edit.set_story(project, story, {**common.options(project), "scenes": scenes})
+    project.set_settings(scenes=scenes)  # remembered once it worked
 
 
 def scene_list(project, opts: dict) -> None:
@@ -120,18 +116,18 @@ def scene_list(project, opts: dict) -> None:
                     edit.split_scene, s.id, common.Value(f"split_at_{s.id}"), opts, done=f"scene {i + 1} split"))  # fmt: skip
 
 
-st.title("Story")
-project = common.open_project()
-if project is None:
+def body(project) -> None:
+    opts = common.options(project)
+    story_editor(project, opts)
+    scene_list(project, opts)
+    with st.expander("New project"):
+        new_project_form()
+
+
+def welcome() -> None:
     st.write("Turn a story into a narrated vertical video: paste it, split it into scenes, give its characters their "
              "looks, pick a picture per scene, and render.")  # fmt: skip
     new_project_form()
-else:
-    try:
-        opts = common.options(project)
-        story_editor(project, opts)
-        scene_list(project, opts)
-        with st.expander("New project"):
-            new_project_form()
-    finally:
-        project.close()
+
+
+common.page("Story", body, welcome)

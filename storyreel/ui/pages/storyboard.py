@@ -138,25 +138,23 @@ def grid(project, s, rows, shown_id: int | None, picked: bool, prefix: str = "")
                     bigger(path, f"Scene {s.index + 1} · seed {row.seed} · {row.width}x{row.height}", row.prompt)
 
 
-st.title("Storyboard")
-project = common.require_project()
-try:
+def body(project) -> None:
     opts = common.options(project)
     scenes = project.scenes()
     if not scenes:
         st.info("No scenes yet: write or paste the story on the **Story** page and press **Split**.")
-        st.stop()
+        return
     try:
         backend = pipeline.choose_backend(opts["backend"], opts.get("model"))
         settings = pipeline.image_settings(backend, opts)
     except StoryreelError as err:
         st.error(f"{err} (change it on the Settings page)")
-        st.stop()
+        return
     top = st.columns([2, 2, 6])
     top[0].button("Generate all", type="primary", key="generate_all",
                   help="Queue the candidates of every unlocked scene that lacks them for its current prompt.",
-                  on_click=common.action(lambda p: pipeline.queue_candidates(p, opts), done="queued: the worker is "
-                                         "making them"))  # fmt: skip
+                  on_click=common.action(lambda p: pipeline.queue_candidates(p, common.options(p)),
+                                         done="queued: the worker is making them"))  # fmt: skip
     top[1].button("Cancel all", key="cancel_all", on_click=common.action(lambda p: queue.cancel(p), done="cancelled"))
     top[2].caption(f"{backend.describe()} · {settings.candidates} candidates a scene · {settings.width}x"
                    f"{settings.height} · {settings.steps} steps · guidance {settings.guidance}")  # fmt: skip
@@ -167,5 +165,6 @@ try:
            "status": progress.targets, "picks": project.picks()}  # fmt: skip
     for s in scenes:
         scene_card(project, s, ctx)
-finally:
-    project.close()
+
+
+common.page("Storyboard", body)

@@ -15,33 +15,33 @@ from storyreel.ui import common
 OUTPUT = "video.mp4"
 
 
-def save_video_options(project, **given) -> None:
-    common.save_options(project, **given)
+def save_video_options(project) -> None:
+    ss = st.session_state
+    common.save_options(project, aspect=ss["v_aspect"], voice=ss["v_voice"], speed=int(ss["v_speed"]),
+                        motion=float(ss["v_motion"]), captions=bool(ss["v_captions"]),
+                        caption_size=float(ss["v_caption_size"]), transitions=bool(ss["v_transitions"]),
+                        music_volume=float(ss["v_music_volume"]))  # fmt: skip
 
 
 def video_options(project, opts: dict) -> None:
     with st.form("video_options"):
         a, b = st.columns(2)
-        aspect = a.selectbox("Aspect", list(ASPECTS), index=list(ASPECTS).index(opts["aspect"]),
-                             help="9:16 for TikTok, Reels and Shorts; 16:9 for YouTube; 1:1 for a feed.")  # fmt: skip
+        a.selectbox("Aspect", list(ASPECTS), index=list(ASPECTS).index(opts["aspect"]), key="v_aspect",
+                    help="9:16 for TikTok, Reels and Shorts; 16:9 for YouTube; 1:1 for a feed.")  # fmt: skip
         voices = list(VOICES)
         current = opts.get("voice") or voices[0]
         if current not in voices:
             voices.append(current)
-        voice = b.selectbox("Voice", voices, index=voices.index(current), format_func=lambda v: VOICES.get(v, v))
-        speed = a.slider("Speed (words a minute)", 80, 300, int(opts.get("speed") or 165), step=5)
-        motion = b.slider("Motion", 0.0, 2.0, float(opts.get("motion", 1.0)), step=0.25,
-                          help="How far each picture zooms or pans: 0 still, 1 gentle, 2 strong.")  # fmt: skip
-        captions = a.checkbox("Captions", value=bool(opts.get("captions", True)))
-        caption_size = a.slider("Caption size", 0.5, 2.0, float(opts.get("caption_size") or 1.0), step=0.1)
-        transitions = b.checkbox("Crossfades between scenes", value=bool(opts.get("transitions", True)))
-        music_volume = b.slider("Music volume", 0.0, 1.0, float(opts.get("music_volume") or 0.3), step=0.05)
-        saved = st.form_submit_button("Save")
-    if saved:
-        common.run_action(save_video_options, project, aspect=aspect, voice=voice, speed=speed, motion=motion,
-                          captions=captions, caption_size=caption_size, transitions=transitions,
-                          music_volume=music_volume, done="video settings saved")  # fmt: skip
-        st.rerun()
+        b.selectbox("Voice", voices, index=voices.index(current), format_func=lambda v: VOICES.get(v, v), key="v_voice")
+        a.slider("Speed (words a minute)", 80, 300, int(opts.get("speed") or 165), step=5, key="v_speed")
+        b.slider("Motion", 0.0, 2.0, float(opts.get("motion", 1.0)), step=0.25, key="v_motion",
+                 help="How far each picture zooms or pans: 0 still, 1 gentle, 2 strong.")  # fmt: skip
+        a.checkbox("Captions", value=bool(opts.get("captions", True)), key="v_captions")
+        a.slider("Caption size", 0.5, 2.0, float(opts.get("caption_size") or 1.0), step=0.1, key="v_caption_size")
+        b.checkbox("Crossfades between scenes", value=bool(opts.get("transitions", True)), key="v_transitions")
+        b.slider("Music volume", 0.0, 1.0, float(opts.get("music_volume") or 0.3), step=0.05, key="v_music_volume")
+        st.form_submit_button("Save", key="save_video", on_click=common.action(save_video_options,
+                              done="video settings saved"))  # fmt: skip
     music_picker(project, opts)
 
 
@@ -54,9 +54,9 @@ def music_picker(project, opts: dict) -> None:
                                                                             done="music removed"))  # fmt: skip
     up = st.file_uploader("Music under the voice (an audio file, at most 50 MB)",
                           type=["mp3", "wav", "ogg", "m4a", "aac", "flac", "opus"], max_upload_size=50, key="music_up")  # fmt: skip
-    if up is not None and st.button("Use this music", key="use_music"):
-        common.run_action(edit.set_music, project, up.getvalue(), up.name, done=f"music: {up.name}")
-        st.rerun()
+    if up is not None:
+        st.button("Use this music", key="use_music", on_click=common.action(
+            lambda p, f: edit.set_music(p, f.getvalue(), f.name), common.Value("music_up"), done=f"music: {up.name}"))  # fmt: skip
 
 
 def render_panel(project, opts: dict) -> None:
@@ -120,15 +120,14 @@ def player(project) -> None:
                                mime="application/x-subrip", key="download_srt", on_click="ignore")  # fmt: skip
 
 
-st.title("Video")
-project = common.require_project()
-try:
+def body(project) -> None:
     opts = common.options(project)
     if not project.scenes():
         st.info("No scenes yet: write or paste the story on the **Story** page and press **Split**.")
-        st.stop()
+        return
     video_options(project, opts)
     render_panel(project, opts)
     player(project)
-finally:
-    project.close()
+
+
+common.page("Video", body)

@@ -1,0 +1,359 @@
+"""The studio's pages, driven through Streamlit's AppTest: each button does what it says, in the database and on
+the page, and a mistake is an error box, never a traceback. The worker runs in the test (the pages only queue)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import THREE_SCENES
+from streamlit.testing.v1 import AppTest
+
+from storyreel import edit
+from storyreel.executors.inprocess import Worker
+from storyreel.store import jobs as q
+from storyreel.store.db import Project
+
+APP = str(Path(__file__).resolve().parents[1] / "storyreel" / "ui" / "app.py")
+
+TALE = """# The dragon of the mountain
+
+Prince Siegfried rode out of the city at dawn with his grey hair in the wind.
+The dragon Fafnir slept in the mountain, and the beast dreamed of gold.
+Old Mira, the village healer, waited for him at the edge of the forest.
+He climbed the mountain. The dragon woke and roared at him.
+"""
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    monkeypatch.setenv("STORYREEL_STUDIO_ROOT", str(folder))
+    return folder
+
+
+@pytest.fixture
+def tale(root):
+    edit.create_project(root, "tale", TALE, {"backend": "sketch", "candidates": 2, "seed": 100}).close()
+    return root / "tale"
+
+
+def studio(page: str | None = None, project: str | None = "tale") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    if project:
+        at.query_params["project"] = project
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def make_everything(path: Path) -> int:
+    """The worker's part: make what the pages queued."""
+    project = Project(path)
+    ids = [j.id for j in q.jobs(project) if j.state == "queued"]
+    Worker().drain(project, ids)
+    return len(ids)
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(str(m.value) for m in at.markdown) + "\n".join(str(c.value) for c in at.caption)
+
+
+# Story --------------------------------------------------------------------------------------------------------
+def test_a_new_project_from_a_pasted_story(root):
+    at = studio(project=None)
+    at.text_input[0].set_value("dragon")
+    at.text_area[0].set_value(THREE_SCENES)
+    at.button[0].click().run()
+    ok(at)
+    assert at.query_params["project"] == "dragon"  # the URL names it: a reload lands on it
+    assert any("project created" in s.value for s in at.success)
+    project = Project(root / "dragon")
+    assert len(project.scenes()) == 3 and project.settings()["candidates"] == 8
+    # a second tab with that URL sees the same project
+    other = studio(project="dragon")
+    assert any("3 scenes" in h.value for h in other.subheader)
+
+
+def test_bad_stories_get_an_error_box_and_make_nothing(root):
+    at = studio(project=None)
+    at.text_input[0].set_value("empty")
+    at.text_area[0].set_value("   \n  ")
+    at.button[0].click().run()
+    assert not at.exception and any("write or paste a story" in e.value for e in at.error)
+    at.text_input[0].set_value("../outside")
+    at.text_area[0].set_value(THREE_SCENES)
+    at.button[0].click().run()
+    assert not at.exception and any("cannot be a project name" in e.value for e in at.error)
+    assert not list(root.iterdir()) and not (root.parent / "outside").exists()
+
+
+def test_split_merge_and_split_again_keep_what_did_not_change(tale):
+    project = Project(tale)
+    before = project.scenes()
+    first = before[0]
+    cand = project.add_candidate(first.id, "k1", 0, b"png", backend="sketch", model="sketch", seed=1, steps=1,
+                                 guidance=0, width=8, height=8, prompt="p", negative="")  # fmt: skip
+    project.pick(first.id, cand.id, by="user")
+    at = studio("story")
+    # merge scenes 3 and 4
+    third = before[2]
+    at.button(key=f"merge_{third.id}").click().run()
+    ok(at)
+    after = project.scenes()
+    assert len(after) == len(before) - 1
+    assert after[2].text == f"{before[2].text} {before[3].text}"
+    assert after[0].id == first.id and project.picks()[first.id] == (cand.id, "user")
+    # split it again where it was joined
+    merged = after[2]
+    at.selectbox(key=f"split_at_{merged.id}").set_value(before[3].start)
+    at.button(key=f"split_{merged.id}").click().run()
+    ok(at)
+    again = project.scenes()
+    assert [s.text for s in again] == [s.text for s in before]
+    # the merge and split stay when the story is edited elsewhere, and scene 1 keeps its pick
+    story = project.story_text().replace("at dawn", "at first light")
+    at.text_area(key=next(k for k in _keys(at) if k.startswith("story_"))).set_value(story)
+    at.button(key="split_story").click().run()
+    ok(at)
+    assert [s.text for s in project.scenes()][1:] == [s.text for s in before][1:]
+    assert project.scenes()[0].id == first.id and project.picks()[first.id] == (cand.id, "user")
+
+
+def _keys(at: AppTest) -> list[str]:
+    return [w.key for w in at.text_area if w.key]
+
+
+def test_split_button_and_exact_scene_count(tale):
+    at = studio("story")
+    at.radio(key="scene_mode").set_value("Exactly")
+    at.run()
+    at.number_input(key="scene_count").set_value(2)
+    at.button(key="split_story").click().run()
+    ok(at)
+    assert len(Project(tale).scenes()) == 2
+    assert any("2 scenes" in h.value for h in at.subheader)
+
+
+def test_edit_a_scene_narration(tale):
+    project = Project(tale)
+    s = project.scenes()[1]
+    at = studio("story")
+    key = next(k for k in _keys(at) if k.startswith(f"narration_{s.id}"))
+    at.text_area(key=key).set_value("The dragon Fafnir dreamed of rivers of gold.")
+    at.button(key=f"save_{s.id}").click().run()
+    ok(at)
+    now = project.scene(s.id)
+    assert now.text == "The dragon Fafnir dreamed of rivers of gold." and now.index == 1
+    assert "dreamed of rivers of gold" in project.story_text()
+
+
+# Characters -----------------------------------------------------------------------------------------------------
+def _char(project: Project, name: str):
+    return next(c for c in project.characters() if c.name == name)
+
+
+def test_rename_and_describe_a_character(tale):
+    project = Project(tale)
+    sieg = _char(project, "Siegfried")
+    at = studio("characters")
+    at.text_input(key=f"name_{sieg.id}").set_value("Siegfried the Bold")
+    at.text_input(key=f"words_{sieg.id}").set_value("grey hair, silver armor, young knight")
+    at.button(key=f"save_{sieg.id}").click().run()
+    ok(at)
+    now = next(c for c in project.characters() if c.id == sieg.id)
+    assert now.name == "Siegfried the Bold" and now.prompt == "grey hair, silver armor, young knight"
+    # every scene he is in carries his words; the page says so with his colour
+    at.switch_page("pages/storyboard.py").run()
+    ok(at)
+    assert "grey hair, silver armor, young knight" in texts(at)
+
+
+def test_merge_and_split_characters(tale):
+    project = Project(tale)
+    chars = {c.name: c for c in project.characters()}
+    mira, fafnir = chars["Mira"], chars["Fafnir"]
+    at = studio("characters")
+    at.selectbox(key=f"merge_into_{mira.id}").set_value(fafnir.id)
+    at.button(key=f"merge_{mira.id}").click().run()
+    ok(at)
+    assert mira.id not in {c.id for c in project.characters()}
+    merged = next(c for c in project.characters() if c.id == fafnir.id)
+    assert {m.text for m in mira.mentions} <= {m.text for m in merged.mentions}
+    # and split her out again, from her mentions
+    at.run()
+    theirs = [i for i, m in enumerate(merged.mentions) if m.text in {x.text for x in mira.mentions}]
+    at.multiselect(key=f"mentions_{fafnir.id}").set_value(theirs)
+    at.run()
+    at.text_input(key=f"split_name_{fafnir.id}").set_value("Mira")
+    at.button(key=f"split_{fafnir.id}").click().run()
+    ok(at)
+    names = {c.name: c for c in project.characters()}
+    assert {m.text for m in names["Mira"].mentions} == {m.text for m in mira.mentions}
+    # the edits survive a new analysis of the story
+    edit.set_story(project, project.story_text() + "\nMira smiled.", {"scenes": None, "coref": "rules"})
+    names = {c.name: c for c in project.characters()}
+    assert "Mira" in names and "Fafnir" in names
+    assert {m.text for m in mira.mentions} <= {m.text for m in names["Mira"].mentions}
+
+
+def test_not_a_character_and_add_by_hand(tale):
+    project = Project(tale)
+    mira = _char(project, "Mira")
+    at = studio("characters")
+    at.button(key=f"reject_{mira.id}").click().run()
+    ok(at)
+    assert "Mira" not in {c.name for c in project.characters()}
+    at.text_input(key="add_name").set_value("Healer")
+    at.text_input(key="add_aliases").set_value("the village healer")
+    at.button(key="add_character").click().run()
+    ok(at)
+    healer = _char(project, "Healer")
+    assert [m.text for m in healer.mentions] == ["the village healer"]
+    scene3 = project.scenes()[2]
+    assert healer.id in scene3.characters  # the scene where she is named now carries her words
+    edit.set_story(project, project.story_text(), {"scenes": None, "coref": "rules"})
+    assert "Mira" not in {c.name for c in project.characters()}  # still not a character
+
+
+def test_portraits_preview_and_reference(tale):
+    project = Project(tale)
+    sieg = _char(project, "Siegfried")
+    at = studio("characters")
+    at.number_input(key=f"n_portraits_{sieg.id}").set_value(2)
+    at.run()
+    at.button(key=f"preview_{sieg.id}").click().run()
+    ok(at)
+    assert make_everything(tale) == 2
+    at.run()
+    ok(at)
+    shots = project.portraits(sieg.id)
+    assert len(shots) == 2
+    assert any(b.key == f"ref_{sieg.id}_{shots[1].id}" for b in at.button)
+    at.button(key=f"ref_{sieg.id}_{shots[1].id}").click().run()
+    ok(at)
+    assert _char(project, "Siegfried").reference == shots[1].media
+    # preview again: the same seed makes nothing new
+    at.button(key=f"preview_{sieg.id}").click().run()
+    assert make_everything(tale) == 0
+
+
+# Storyboard -----------------------------------------------------------------------------------------------------
+def test_generate_all_pick_lock_and_more(tale):
+    project = Project(tale)
+    scenes = project.scenes()
+    at = studio("storyboard")
+    at.button(key="generate_all").click().run()
+    ok(at)
+    assert make_everything(tale) == 2 * len(scenes)
+    at.run()
+    ok(at)
+    s = scenes[1]
+    rows = project.candidates(s.id)
+    assert len(rows) == 2
+    assert len(at.image) == 2 * len(scenes)
+    # pick the second one
+    at.button(key=f"pick_{s.id}_{rows[1].id}").click().run()
+    ok(at)
+    assert project.picks()[s.id] == (rows[1].id, "user")
+    assert not any(b.key == f"pick_{s.id}_{rows[1].id}" for b in at.button)  # marked picked, not a button
+    # lock: no more, no regenerate, no other pick
+    at.button(key=f"lock_{s.id}").click().run()
+    ok(at)
+    assert project.scene(s.id).locked
+    assert at.button(key=f"pick_{s.id}_{rows[0].id}").disabled
+    at.button(key="generate_all").click().run()
+    assert not [j for j in q.jobs(project) if j.state == "queued"]
+    at.button(key=f"lock_{s.id}").click().run()
+    # more: K more candidates with new seeds, for this scene only
+    at.number_input(key=f"more_n_{s.id}").set_value(3)
+    at.run()
+    at.button(key=f"more_{s.id}").click().run()
+    ok(at)
+    assert make_everything(tale) == 3
+    seeds = sorted(r.seed for r in project.candidates(s.id))
+    assert seeds == [100, 101, 102, 103, 104]
+    assert project.picks()[s.id] == (rows[1].id, "user")
+
+
+def test_edit_a_prompt_regenerate_and_reset(tale):
+    project = Project(tale)
+    at = studio("storyboard")
+    at.button(key="generate_all").click().run()
+    make_everything(tale)
+    at.run()
+    s = project.scenes()[0]
+    key = next(w.key for w in at.text_area if w.key and w.key.startswith(f"visual_{s.id}"))
+    at.text_area(key=key).set_value("a knight on a white horse leaving a walled city at dawn")
+    at.button(key=f"save_visual_{s.id}").click().run()
+    ok(at)
+    assert "a knight on a white horse" in texts(at)
+    assert at.button(key=f"regen_{s.id}").disabled is False
+    at.button(key=f"regen_{s.id}").click().run()
+    assert make_everything(tale) == 2
+    at.run()
+    newest = project.candidates(s.id)[-2:]
+    assert all("a knight on a white horse" in r.prompt for r in newest)
+    assert all("prince" in r.prompt or "Siegfried" in r.prompt for r in newest)  # his words stay
+    at.button(key=f"reset_visual_{s.id}").click().run()
+    ok(at)
+    assert project.scene_override(s.id) is None
+    assert at.button(key=f"regen_{s.id}").disabled  # the automatic prompt's candidates are there already
+
+
+def test_generate_with_a_tiny_diffusers_model(tale, tiny_model):
+    project = Project(tale)
+    at = studio("settings")
+    at.selectbox(key="backend").set_value("diffusers")
+    at.text_input(key="model").set_value(str(tiny_model))
+    at.number_input(key="steps").set_value(2)
+    at.text_input(key="size").set_value("64x112")
+    at.button[-1].click().run()
+    ok(at)
+    assert any("tiny-sd" in s.value for s in at.success)
+    at.switch_page("pages/storyboard.py").run()
+    at.button(key="generate_all").click().run()
+    ok(at)
+    assert make_everything(tale) == 2 * len(project.scenes())
+    rows = project.candidates()
+    assert {r.backend for r in rows} == {"diffusers"} and {(r.width, r.height) for r in rows} == {(64, 112)}
+
+
+def test_a_missing_model_is_an_error_box(tale):
+    at = studio("settings")
+    at.selectbox(key="backend").set_value("diffusers")
+    at.text_input(key="model").set_value("/nowhere/model")
+    at.button[-1].click().run()
+    assert not at.exception
+    assert any("not found" in e.value for e in at.error)
+    at.switch_page("pages/storyboard.py").run()
+    assert not at.exception
+
+
+# Video ----------------------------------------------------------------------------------------------------------
+def test_render_in_the_background_and_play(tale):
+    project = Project(tale)
+    at = studio("storyboard")
+    at.button(key="generate_all").click().run()
+    make_everything(tale)
+    at.switch_page("pages/video.py").run()
+    ok(at)
+    at.button(key="render").click().run()
+    ok(at)
+    assert q.latest(project, "render").state == "queued"
+    assert make_everything(tale) == 1
+    at.run()
+    ok(at)
+    assert (tale / "video.mp4").exists() and (tale / "video.srt").exists()
+    assert at.get("video")
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Download MP4", "Download SRT"} <= labels
