@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench clean ui
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(PY):
 # torch==2.13.0 is a CPU build; pinning it keeps pip from pulling a multi-GB CUDA build.
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[diffusers,dev]'
+	$(PIP) install --quiet -e '.[diffusers,ui,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -32,6 +32,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/render.py
+	$(PY) bench/ui.py
+
+ui: $(STAMP)
+	$(VENV)/bin/storyreel ui out/projects
 
 clean:
-	rm -rf out .pytest_cache
+	rm -rf out .pytest_cache artifacts

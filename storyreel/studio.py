@@ -47,6 +47,21 @@ def worker_command(root: Path) -> list[str]:
     return [sys.executable, "-m", "storyreel.cli", "worker", str(root)]
 
 
+def _die_with_parent() -> None:
+    """In the child: be sent SIGTERM when `storyreel ui` dies, even by kill -9 (Linux), so no orphan keeps the
+    port or a batch; the worker then puts its batch back in the queue."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _start(cmd: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen:
+    return subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None, **kwargs)
+
+
 def _stop(proc: subprocess.Popen | None) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -73,8 +88,8 @@ def serve(folder: Path, host: str, port: int, say: Callable[[str], None] = print
     if not _port_free(host, port):
         raise InputError(f"port {port} on {host} is in use (another studio?): give another with --port")
     env = {**os.environ, "STORYREEL_STUDIO_ROOT": str(root)}
-    web = subprocess.Popen(streamlit_command(root, host, port), env=env, stdout=subprocess.DEVNULL)
-    worker = subprocess.Popen(worker_command(root), env=env)
+    web = _start(streamlit_command(root, host, port), env, stdout=subprocess.DEVNULL)
+    worker = _start(worker_command(root), env)
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     if host not in LOCAL:
         say("[bold red]WARNING: the studio listens on " + host + ": anyone who can reach this machine on port "
@@ -97,7 +112,7 @@ def serve(folder: Path, host: str, port: int, say: Callable[[str], None] = print
                 say(f"the generation worker stopped (exit {worker.returncode}); starting it again")
                 if len(restarts) > 5:
                     time.sleep(10)  # it keeps dying: do not spin
-                worker = subprocess.Popen(worker_command(root), env=env)
+                worker = _start(worker_command(root), env)
             time.sleep(0.5)
     except KeyboardInterrupt:
         say("stopping the studio; what was queued stays queued for next time")

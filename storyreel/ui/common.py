@@ -34,6 +34,13 @@ PALETTE = ["#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a
            "#6a3d9a", "#33a02c", "#fb9a99"]  # fmt: skip
 
 
+# the picked candidate framed in green, the one the video shows for want of a pick in grey
+STYLE = """<style>
+div[class*="st-key-cand"][class*="_picked"] { outline: 3px solid #2e7d32; outline-offset: 3px; border-radius: 6px; }
+div[class*="st-key-cand"][class*="_shown"] { outline: 2px dashed #9e9e9e; outline-offset: 3px; border-radius: 6px; }
+</style>"""
+
+
 def root() -> Path:
     return Path(os.environ.get(ROOT_ENV, ".")).resolve()
 
@@ -59,6 +66,7 @@ def open_project() -> Project | None:
 def page(title: str, body: Callable[[Project], None], without: Callable[[], None] | None = None) -> None:
     """Draw a page: its title, then ``body(project)`` for the open project (or ``without()``, or a note when
     none is open), then, at the top, what the actions of this run said (they may run while the page is drawn)."""
+    st.html(STYLE)
     st.title(title)
     messages = st.container()
     project = open_project()

@@ -122,15 +122,14 @@ def grid(project, s, rows, shown_id: int | None, picked: bool, prefix: str = "")
         cols = st.columns(COLUMNS)
         for col, row in zip(cols, rows[start : start + COLUMNS], strict=False):
             path = str(project.media.path(row.media))
-            is_shown = row.id == shown_id
-            with col.container(border=is_shown, key=f"cand{prefix}_{s.id}_{row.id}"):
-                st.image(path, caption=f"seed {row.seed}")
+            mark = "" if row.id != shown_id else "_picked" if picked else "_shown"
+            with col.container(key=f"cand{prefix}_{s.id}_{row.id}{mark}"):
+                note = " · in the video" if mark == "_shown" else ""
+                st.image(path, caption=f"seed {row.seed}{note}")
                 line = st.container(horizontal=True, gap="small")
-                if is_shown and picked:
+                if mark == "_picked":
                     line.badge("Picked", icon=":material/check_circle:", color="green")
                 else:
-                    if is_shown:
-                        line.badge("In the video", icon=":material/play_arrow:", color="gray")
                     line.button("Pick", key=f"pick{prefix}_{s.id}_{row.id}", disabled=s.locked,
                                 on_click=common.action(edit.pick, s.id, row.id))  # fmt: skip
                 if line.button("View", key=f"view{prefix}_{s.id}_{row.id}", icon=":material/zoom_in:", type="tertiary",
