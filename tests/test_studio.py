@@ -45,7 +45,7 @@ def studio(page: str | None = None, project: str | None = "tale") -> AppTest:
         at.query_params["project"] = project
     at.run()
     if page:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -173,7 +173,7 @@ def test_rename_and_describe_a_character(tale):
     now = next(c for c in project.characters() if c.id == sieg.id)
     assert now.name == "Siegfried the Bold" and now.prompt == "grey hair, silver armor, young knight"
     # every scene he is in carries his words; the page says so with his colour
-    at.switch_page("pages/storyboard.py").run()
+    at.switch_page("views/storyboard.py").run()
     ok(at)
     assert "grey hair, silver armor, young knight" in texts(at)
 
@@ -317,10 +317,10 @@ def test_generate_with_a_tiny_diffusers_model(tale, tiny_model):
     at.text_input(key="model").set_value(str(tiny_model))
     at.number_input(key="steps").set_value(2)
     at.text_input(key="size").set_value("64x112")
-    at.button[-1].click().run()
+    at.button(key="save_settings").click().run()
     ok(at)
     assert any("tiny-sd" in s.value for s in at.success)
-    at.switch_page("pages/storyboard.py").run()
+    at.switch_page("views/storyboard.py").run()
     at.button(key="generate_all").click().run()
     ok(at)
     assert make_everything(tale) == 2 * len(project.scenes())
@@ -332,10 +332,10 @@ def test_a_missing_model_is_an_error_box(tale):
     at = studio("settings")
     at.selectbox(key="backend").set_value("diffusers")
     at.text_input(key="model").set_value("/nowhere/model")
-    at.button[-1].click().run()
+    at.button(key="save_settings").click().run()
     assert not at.exception
     assert any("not found" in e.value for e in at.error)
-    at.switch_page("pages/storyboard.py").run()
+    at.switch_page("views/storyboard.py").run()
     assert not at.exception
 
 
@@ -345,7 +345,7 @@ def test_render_in_the_background_and_play(tale):
     at = studio("storyboard")
     at.button(key="generate_all").click().run()
     make_everything(tale)
-    at.switch_page("pages/video.py").run()
+    at.switch_page("views/video.py").run()
     ok(at)
     at.button(key="render").click().run()
     ok(at)

@@ -79,10 +79,10 @@ def sidebar(names: list[str]) -> None:
 names = _sync_project()
 sidebar(names)
 pages = [
-    st.Page(str(HERE / "pages" / "story.py"), title="Story", icon=":material/edit_note:", url_path="story", default=True),
-    st.Page(str(HERE / "pages" / "characters.py"), title="Characters", icon=":material/group:", url_path="characters"),
-    st.Page(str(HERE / "pages" / "storyboard.py"), title="Storyboard", icon=":material/photo_library:", url_path="storyboard"),
-    st.Page(str(HERE / "pages" / "video.py"), title="Video", icon=":material/movie:", url_path="video"),
-    st.Page(str(HERE / "pages" / "settings.py"), title="Settings", icon=":material/settings:", url_path="settings"),
+    st.Page(str(HERE / "views" / "story.py"), title="Story", icon=":material/edit_note:", url_path="story", default=True),
+    st.Page(str(HERE / "views" / "characters.py"), title="Characters", icon=":material/group:", url_path="characters"),
+    st.Page(str(HERE / "views" / "storyboard.py"), title="Storyboard", icon=":material/photo_library:", url_path="storyboard"),
+    st.Page(str(HERE / "views" / "video.py"), title="Video", icon=":material/movie:", url_path="video"),
+    st.Page(str(HERE / "views" / "settings.py"), title="Settings", icon=":material/settings:", url_path="settings"),
 ]
 st.navigation(pages).run()

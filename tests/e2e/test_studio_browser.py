@@ -99,10 +99,16 @@ def test_a_story_video_made_in_the_browser(tmp_path):
         page.set_viewport_size({"width": 1400, "height": 1700})
         page.screenshot(path=ARTIFACTS / "studio-storyboard.png")
         page.set_viewport_size({"width": 1400, "height": 1000})
-        # a reload lands on the same project and shows the pick
+        # a reload, or the link opened in a new tab, lands on the same page of the same project, with the pick
         page.reload()
         settle(page)
         assert "project=dragon" in page.url
+        tab = page.context.browser.new_page()
+        tab.goto(f"{url}/storyboard?project=dragon")
+        settle(tab)
+        assert tab.get_by_role("heading", name="Storyboard").is_visible()
+        assert "Picked" in tab.locator(f".st-key-cand_{scenes[0].id}_{picked.id}_picked").inner_text()
+        tab.close()
         assert "Picked" in page.locator(f".st-key-cand_{scenes[0].id}_{picked.id}_picked").inner_text()
 
         # Video: render in the background, then play it on the page
