@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 
-STORY = " ".join(
-    f"In the {n} valley the old knight Aldric met a {w} traveller who told him about the dragon of the hills."
+STORY = "\n\n".join(
+    f"In the {n} valley the old knight Aldric met a {w} traveller on the road to the hills."
     for n, w in zip(["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
                      "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth"],
                     ["weary", "cheerful", "silent", "limping", "singing", "hooded", "young", "ancient", "lost",
@@ -68,6 +68,22 @@ def throughput(backend, scenes: int, candidates: int, steps: int, size: tuple[in
     return plain, queued
 
 
+# in the page: note the time of the next click, and when an element with the wanted class is painted
+WATCH = """(wanted) => {
+  window.__pickLatency = null;
+  let clicked = null;
+  document.addEventListener('click', () => { clicked = performance.now(); }, {capture: true, once: true});
+  const seen = () => document.getElementsByClassName(wanted).length > 0;
+  const obs = new MutationObserver(() => {
+    if (clicked !== null && seen()) {
+      obs.disconnect();
+      requestAnimationFrame(() => { window.__pickLatency = performance.now() - clicked; });
+    }
+  });
+  obs.observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
+}"""
+
+
 def pick_latency(picks: int, scenes: int, candidates: int, model: Path) -> tuple[list[float], list[float], float]:
     """Seconds from a click on Pick to the candidate shown as picked: while generating, then idle."""
     from browser import browser, open_page, settle, studio_server
@@ -98,15 +114,16 @@ def pick_latency(picks: int, scenes: int, candidates: int, model: Path) -> tuple
             settle(page)
 
             def one_pick(n: int) -> float:
+                """Timed in the page: from the click event to the first frame that shows the candidate framed
+                as picked (a MutationObserver sees its class, then one animation frame for the paint)."""
                 rows = project.candidates(first.id)
                 target = rows[(n + 1) % len(rows)]
-                button = page.locator(f'[class*="st-key-cand_{first.id}_{target.id}"]').get_by_role("button", name="Pick")
-                t = time.perf_counter()
-                button.click()
-                page.locator(f".st-key-cand_{first.id}_{target.id}_picked").wait_for(timeout=60_000)
-                took = time.perf_counter() - t
+                wanted = f"st-key-cand_{first.id}_{target.id}_picked"
+                page.evaluate(WATCH, wanted)
+                page.locator(f'[class*="st-key-cand_{first.id}_{target.id}"]').get_by_role("button", name="Pick").click()
+                took = page.wait_for_function("window.__pickLatency", timeout=60_000).json_value()
                 settle(page)
-                return took
+                return took / 1000
 
             for n in range(picks):
                 if not q.progress(project).busy:
@@ -124,6 +141,55 @@ def pick_latency(picks: int, scenes: int, candidates: int, model: Path) -> tuple
                 print(f"note: generation ended {time.time() - ended:.0f} s before the first pick: use more --scenes")
         project.close()
     return busy, idle, rate
+
+
+BASELINE_APP = """
+import streamlit as st
+
+@st.fragment
+def card():
+    n = st.session_state.get("n", 0)
+    with st.container(key=f"box_{n}"):
+        st.button("Pick", key="pick", on_click=lambda: st.session_state.update(n=n + 1))
+
+card()
+"""
+
+
+def baseline_latency(picks: int) -> list[float]:
+    """The same click-to-paint time on the smallest Streamlit page that does it (a button in a fragment that
+    changes a container's key): the floor that Streamlit itself sets on this machine."""
+    import os
+    import subprocess
+
+    from browser import browser, free_port, settle
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        app = Path(tmp) / "baseline.py"
+        app.write_text(BASELINE_APP)
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+                                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())  # fmt: skip
+        try:
+            with browser() as page:
+                for _ in range(100):
+                    try:
+                        page.goto(f"http://127.0.0.1:{port}")
+                        break
+                    except Exception:  # not up yet
+                        time.sleep(0.2)
+                settle(page)
+                for n in range(picks):
+                    page.evaluate(WATCH, f"st-key-box_{n + 1}")
+                    page.get_by_role("button", name="Pick").click()
+                    out.append(page.wait_for_function("window.__pickLatency", timeout=60_000).json_value() / 1000)
+                    settle(page)
+        finally:
+            proc.terminate()
+            proc.wait()
+    return out
 
 
 def main() -> None:
@@ -153,6 +219,7 @@ def main() -> None:
         if args.skip_browser:
             return
         busy, idle, rate = pick_latency(args.picks, args.scenes, args.candidates, model)
+        floor = baseline_latency(args.picks)
 
     def line(xs: list[float]) -> str:
         if not xs:
@@ -164,6 +231,7 @@ def main() -> None:
     print("click on Pick -> shown as picked, in Chromium:")
     print(f"  while the worker generates ({rate:.1f} images/s): {line(busy)}")
     print(f"  idle:                                     {line(idle)}")
+    print(f"  baseline, a one-button Streamlit page:    {line(floor)}")
 
 
 if __name__ == "__main__":

@@ -292,6 +292,7 @@ def test_edit_a_prompt_regenerate_and_reset(tale):
     make_everything(tale)
     at.run()
     s = project.scenes()[0]
+    at.toggle(key=f"edit_{s.id}").set_value(True).run()
     key = next(w.key for w in at.text_area if w.key and w.key.startswith(f"visual_{s.id}"))
     at.text_area(key=key).set_value("a knight on a white horse leaving a walled city at dawn")
     at.button(key=f"save_visual_{s.id}").click().run()

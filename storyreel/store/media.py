@@ -39,3 +39,24 @@ class MediaStore:
 
     def put_file(self, src: Path, ext: str) -> str:
         return self.put(src.read_bytes(), ext)
+
+    def thumbnail(self, name: str, width: int = 320) -> Path:
+        """A small JPEG of a stored picture, made once (for the studio's grids: a fraction of the bytes to send)."""
+        thumb = self.root / "thumbs" / f"{Path(name).stem}-{width}.jpg"
+        if thumb.exists():
+            return thumb
+        from PIL import Image
+
+        try:
+            with Image.open(self.path(name)) as im:
+                im = im.convert("RGB")
+                if im.width > width:
+                    im = im.resize((width, max(1, round(im.height * width / im.width))), Image.Resampling.LANCZOS)
+                thumb.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=thumb.parent, prefix=".tmp-", suffix=".jpg")
+                with os.fdopen(fd, "wb") as f:
+                    im.save(f, format="JPEG", quality=85)
+                os.replace(tmp, thumb)
+        except OSError:
+            return self.path(name)  # unreadable or a full disk: the picture itself will do
+        return thumb

@@ -130,10 +130,14 @@ class Value:
     key: str
 
 
-def action(fn: Callable[..., Any], *args: Any, done: str | None = None, **kwargs: Any) -> Callable[[], None]:
-    """An ``on_click`` callback that runs ``fn(project, *args)`` on the open project (a connection of its own)."""
+def action(fn: Callable[..., Any], *args: Any, done: str | None = None, whole_page: bool = False,
+           **kwargs: Any) -> Callable[[], None]:  # fmt: skip
+    """An ``on_click`` callback that runs ``fn(project, *args)`` on the open project (a connection of its own).
+    ``whole_page``: the action changes more than the fragment its button is in, so the whole page is redrawn."""
 
     def callback() -> None:
+        if whole_page:
+            st.session_state["_rerun_app"] = True
         project = open_project()
         if project is None:
             flash("error", "no project is open: choose one in the sidebar")
@@ -201,6 +205,14 @@ def highlighted_story(text: str, characters: list[Character], colours_by_id: dic
     out.append(html.escape(text[pos:end]))
     body = "".join(out).replace("\n", "<br>")
     return f'<div style="line-height:1.7;max-height:28em;overflow-y:auto">{body}</div>'
+
+
+def fragment_rerun() -> bool:
+    """Is this run redrawing fragments only (a click inside one), rather than the whole page?"""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
 
 
 # progress -------------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ def free_port() -> int:
 def studio_server(folder: Path, env: dict[str, str] | None = None, timeout: float = 90) -> Iterator[str]:
     """`storyreel ui FOLDER` on a free localhost port; yields its URL once it answers."""
     port = free_port()
-    log = open(folder.parent / f"studio-{port}.log", "w")  # noqa: SIM115
+    log = open(os.environ.get("STUDIO_LOG", folder.parent / f"studio-{port}.log"), "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "storyreel.cli", "ui", str(folder), "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

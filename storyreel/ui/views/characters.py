@@ -101,7 +101,7 @@ def portraits(project, ch, opts: dict) -> None:
     cols = st.columns(4)
     for i, row in enumerate(rows):
         with cols[i % 4]:
-            st.image(str(project.media.path(row.media)), caption=f"seed {row.seed}")
+            st.image(str(project.media.thumbnail(row.media)), caption=f"seed {row.seed}", width="stretch")
             chosen = ch.reference == row.media
             st.button("✓ Reference" if chosen else "Use as reference", key=f"ref_{ch.id}_{row.id}", disabled=chosen,
                       on_click=common.action(choose_reference, ch.id, row.media, done=f"{ch.name}: reference chosen"))  # fmt: skip

@@ -29,6 +29,30 @@ def set_override(project, scene_id: str, visual: str | None) -> None:
     project.set_scene_visual(scene_id, visual.strip() if visual is not None else None)
 
 
+@st.fragment
+def scene_fragment(scene_id: str, opts: dict, backend, settings) -> None:
+    """One scene's card. A click inside it (Pick, Lock, More...) redraws this card only, not the whole page."""
+    if st.session_state.pop("_rerun_app", False):  # the action changed more than this scene
+        st.rerun(scope="app")
+    messages = st.container()
+    project = common.open_project()
+    if project is None:
+        return
+    try:
+        scene = next((x for x in project.scenes() if x.id == scene_id), None)
+        if scene is None:
+            st.rerun(scope="app")
+        chars = project.characters()
+        ctx = {"chars": chars, "colour": common.colours(chars), "opts": opts, "backend": backend,
+               "settings": settings, "status": queue.progress(project).targets, "picks": project.picks()}  # fmt: skip
+        scene_card(project, scene, ctx)
+    finally:
+        project.close()
+        if common.fragment_rerun():  # on a whole page, the page shows them at its top
+            with messages:
+                common.show_flash()
+
+
 def scene_card(project, s, ctx: dict) -> None:
     chars, colour, opts, backend, settings = ctx["chars"], ctx["colour"], ctx["opts"], ctx["backend"], ctx["settings"]
     status = ctx["status"].get(s.id)
@@ -75,11 +99,15 @@ def scene_card(project, s, ctx: dict) -> None:
 
 
 def editor(project, s, chars, opts: dict) -> None:
-    with st.expander("Edit narration, cast and prompt"):
+    # drawn only when open: fewer widgets on the page make every click answer sooner
+    if not st.toggle("Edit narration, cast and prompt", key=f"edit_{s.id}"):
+        return
+    with st.container(border=True):
         nkey = f"narr_{s.id}_{hashlib.sha256(s.text.encode()).hexdigest()[:8]}"
         st.text_area("Narration", value=s.text, key=nkey, height=80)
         st.button("Save narration", key=f"save_narr_{s.id}", on_click=common.action(
-            edit.edit_narration, s.id, common.Value(nkey), opts, done=f"scene {s.index + 1}: narration saved"))  # fmt: skip
+            edit.edit_narration, s.id, common.Value(nkey), opts, done=f"scene {s.index + 1}: narration saved",
+            whole_page=True))  # fmt: skip
         names = {c.id: c.name for c in chars}
         ckey = f"cast_{s.id}_{'-'.join(s.characters)}"
         st.multiselect("In the picture", list(names), default=[c for c in s.characters if c in names],
@@ -122,10 +150,11 @@ def grid(project, s, rows, shown_id: int | None, picked: bool, prefix: str = "")
         cols = st.columns(COLUMNS)
         for col, row in zip(cols, rows[start : start + COLUMNS], strict=False):
             path = str(project.media.path(row.media))
+            thumb = str(project.media.thumbnail(row.media))
             mark = "" if row.id != shown_id else "_picked" if picked else "_shown"
             with col.container(key=f"cand{prefix}_{s.id}_{row.id}{mark}"):
                 note = " · in the video" if mark == "_shown" else ""
-                st.image(path, caption=f"seed {row.seed}{note}")
+                st.image(thumb, caption=f"seed {row.seed}{note}", width="stretch")
                 line = st.container(horizontal=True, gap="small")
                 if mark == "_picked":
                     line.badge("Picked", icon=":material/check_circle:", color="green")
@@ -158,12 +187,8 @@ def body(project) -> None:
     top[2].caption(f"{backend.describe()} · {settings.candidates} candidates a scene · {settings.width}x"
                    f"{settings.height} · {settings.steps} steps · guidance {settings.guidance}")  # fmt: skip
     common.progress_panel({s.id: f"Scene {s.index + 1}" for s in scenes})
-    progress = queue.progress(project)
-    chars = project.characters()
-    ctx = {"chars": chars, "colour": common.colours(chars), "opts": opts, "backend": backend, "settings": settings,
-           "status": progress.targets, "picks": project.picks()}  # fmt: skip
     for s in scenes:
-        scene_card(project, s, ctx)
+        scene_fragment(s.id, opts, backend, settings)
 
 
 common.page("Storyboard", body)
