@@ -64,6 +64,12 @@ def make_everything(path: Path) -> int:
     return len(ids)
 
 
+def edit_opts(project: Project) -> dict:
+    from storyreel.pipeline import Options, resolve
+
+    return resolve(project, Options())
+
+
 def texts(at: AppTest) -> str:
     return "\n".join(str(m.value) for m in at.markdown) + "\n".join(str(c.value) for c in at.caption)
 
@@ -271,16 +277,21 @@ def test_generate_all_pick_lock_and_more(tale):
     ok(at)
     assert project.scene(s.id).locked
     assert at.button(key=f"pick_{s.id}_{rows[0].id}").disabled
+    # a new style changes every prompt: Generate all remakes every scene but the locked one
+    project.set_settings(style="oil painting")
     at.button(key="generate_all").click().run()
-    assert not [j for j in q.jobs(project) if j.state == "queued"]
+    queued = {j.target for j in q.jobs(project) if j.state == "queued"}
+    assert queued == {x.id for x in scenes} - {s.id}
+    assert make_everything(tale) == 2 * (len(scenes) - 1)
+    assert edit.shown_pictures(project, edit_opts(project))[s.id].id == rows[1].id  # the video keeps its picture
     at.button(key=f"lock_{s.id}").click().run()
     # more: K more candidates with new seeds, for this scene only
     at.number_input(key=f"more_n_{s.id}").set_value(3)
     at.run()
     at.button(key=f"more_{s.id}").click().run()
     ok(at)
-    assert make_everything(tale) == 3
-    seeds = sorted(r.seed for r in project.candidates(s.id))
+    assert make_everything(tale) == 5  # 2 + 3 for its current prompt (the new style), the others have theirs
+    seeds = sorted(r.seed for r in project.candidates(s.id) if "oil painting" in r.prompt)
     assert seeds == [100, 101, 102, 103, 104]
     assert project.picks()[s.id] == (rows[1].id, "user")
 
