@@ -35,7 +35,8 @@ bench: $(STAMP)
 	$(PY) bench/ui.py
 
 ui: $(STAMP)
-	$(VENV)/bin/storyreel ui out/projects
+	mkdir -p out
+	$(VENV)/bin/storyreel ui out
 
 clean:
 	rm -rf out .pytest_cache artifacts

@@ -221,7 +221,8 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def progress_panel(scene_names: dict[str, str] | None = None, every: float = 1.0) -> None:
+def progress_panel(scene_names: dict[str, str] | None = None, every: float = 1.0,
+                   kinds: tuple[str, ...] = ("candidate", "portrait"), noun: str = "images") -> None:  # fmt: skip
     """The queue's progress, read from the database every ``every`` seconds (the rest of the page is not rerun,
     except once images arrive, so they show). Per scene: queued / making / done / failed, with the error."""
 
@@ -233,14 +234,15 @@ def progress_panel(scene_names: dict[str, str] | None = None, every: float = 1.0
         if project is None:
             return
         try:
-            p = jobs.progress(project)
+            p = jobs.progress(project, kinds)
             made = sum(t.done for t in p.targets.values())
         finally:
             project.close()
         if p.total == 0:
-            st.caption("Nothing queued. **Generate all** makes every scene's candidates.")
+            st.caption("Nothing queued." + (" **Generate all** makes every scene's candidates." if "candidate" in kinds
+                                              else ""))  # fmt: skip
         else:
-            label = f"{p.done} of {p.total} images"
+            label = f"{p.done} of {p.total} {noun}"
             if p.busy:
                 label += f" · {p.per_second:.2f} images/s" if p.per_second else " · starting"
                 if p.seconds_left is not None:

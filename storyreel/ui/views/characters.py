@@ -53,6 +53,8 @@ def character_card(project, ch, everyone, colour: dict, opts: dict, in_scenes: l
                 common.Value(f"seed_{k}"), done=f"{ch.name}: saved"))  # fmt: skip
 
             st.markdown("**Mentions**")
+            shown = ", ".join(dict.fromkeys(m.text for m in ch.mentions))
+            st.caption(shown if len(shown) < 300 else shown[:300] + "…")
             labels = {i: _mention_label(m, text) for i, m in enumerate(ch.mentions)}
             st.multiselect("Mentions to act on", list(labels), format_func=lambda i: labels[i].split(" · ")[0] +
                            f" ({ch.mentions[i].start})", key=f"mentions_{k}", placeholder="choose mentions")  # fmt: skip
@@ -122,7 +124,7 @@ def body(project) -> None:
     chars = project.characters()
     colour = common.colours(chars)
     scenes = project.scenes()
-    common.progress_panel({**{s.id: f"Scene {s.index + 1}" for s in scenes}, **{c.id: c.name for c in chars}})
+    common.progress_panel({c.id: c.name for c in chars}, kinds=("portrait",), noun="portraits")
     if not chars:
         st.info("No characters found yet: split the story on the Story page, or add one by hand below.")
     for ch in chars:
