@@ -106,6 +106,7 @@ def test_studio_starts_its_worker_and_restarts_it(tmp_path):
 
 def test_a_killed_studio_leaves_nothing_running_and_resumes(tmp_path):
     folder = tmp_path / "projects"
+    edit.create_project(folder, "tale", THREE_SCENES, {"backend": "sketch", "candidates": 2}).close()
     proc, port = _start(folder)
     try:
         _read_until(proc, "ready")
@@ -116,9 +117,12 @@ def test_a_killed_studio_leaves_nothing_running_and_resumes(tmp_path):
         proc.wait()
         proc.stdout.close()
     _wait(lambda: not any(_alive(c) for c in children), timeout=30)  # its web server and worker went with it
+    project = Project(folder / "tale")
+    ids = queue_candidates(project, resolve(project, Options()))  # queued while no studio runs
     again, _ = _start(folder, port=port)  # its port is free again
     try:
         _read_until(again, "ready")
+        _wait(lambda: all(j.state == "done" for j in q.jobs(project, ids)), timeout=120)  # the queue goes on
     finally:
         again.send_signal(signal.SIGINT)
         again.wait(timeout=30)
