@@ -58,7 +58,7 @@ def throughput(backend, scenes: int, candidates: int, steps: int, size: tuple[in
 
         project = Project(Path(tmp) / "project")
         jobs = [j for target, reqs in work.items() for j in image_jobs("candidate", target, backend, reqs)]
-        worker = Worker(batch_size=candidates, backends={(backend.name, backend.model_id): backend})
+        worker = Worker(batch_size=candidates, backends={(backend.name, backend.location or backend.model_id): backend})
         t = time.perf_counter()
         ids = q.enqueue(project, jobs)
         ended = worker.drain(project, ids, poll=0.01)

@@ -295,7 +295,9 @@ def pick(
             if rows else f"scene {s.index + 1} has no candidates yet: run `storyreel generate {project}`"
         )  # fmt: skip
     row = rows[candidate - 1]
-    proj.pick(s.id, row.id, by="user")
+    from .edit import pick as pick_candidate
+
+    pick_candidate(proj, s.id, row.id)  # a locked scene says so
     err.print(f"scene {s.index + 1} now shows candidate {candidate} (seed {row.seed}, {proj.media.path(row.media)})")
 
 

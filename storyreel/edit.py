@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError, StoreError, StoryreelError
-from .pipeline import Log, _quiet, current_picks, image_settings, queue_candidates, update_story
+from .pipeline import Log, _quiet, current_picks, find_character, queue_candidates, update_story
 from .stages.characters import apply_edit, attribute_scenes, new_character_id
-from .stages.scenes import anchor, sentences
+from .stages.scenes import anchors, sentences
 from .stages.story import check_text, narrated_text, parse_story
 from .store.db import Project
 from .types import Character, Scene
@@ -58,19 +59,23 @@ def merge_with_next(project: Project, scene_id: str, opts: dict[str, Any]) -> li
     scenes, i = _scene_at(project, scene_id)
     if i + 1 >= len(scenes):
         raise InputError("this is the last scene: there is no next scene to merge it with")
-    nxt = scenes[i + 1]
-    first = next((t for s, t in story_sentences(_story(project)) if s >= nxt.start), nxt.text)
-    project.set_scene_break(anchor(first), "join")
+    project.set_scene_break(_anchor_at(project, scenes[i + 1].start), "join")
     return update_story(project, _story(project), opts)[0]
+
+
+def _anchor_at(project: Project, start: int) -> str:
+    """The anchor of the sentence that starts at ``start`` (or the first after it)."""
+    sents = story_sentences(_story(project))
+    names = anchors([t for _, t in sents])
+    return next(a for (s, _), a in zip(sents, names, strict=True) if s >= start)
 
 
 def split_scene(project: Project, scene_id: str, at: int, opts: dict[str, Any]) -> list[Scene]:
     """Cut a scene before the sentence that starts at offset ``at``."""
     sents = scene_sentences(project, scene_id)
-    starts = {s: t for s, t in sents[1:]}
-    if at not in starts:
+    if at not in {s for s, _ in sents[1:]}:
         raise InputError("a scene is split before one of its sentences, not its first: choose another sentence")
-    project.set_scene_break(anchor(starts[at]), "cut")
+    project.set_scene_break(_anchor_at(project, at), "cut")
     return update_story(project, _story(project), opts)[0]
 
 
@@ -99,17 +104,13 @@ def set_story(project: Project, text: str, opts: dict[str, Any]) -> tuple[list[S
 def edit_characters(project: Project, op: str, args: dict[str, Any]) -> list[Character]:
     """Apply one edit to the project's characters, keep it for later analyses, and re-cast the scenes."""
     text = _story(project)
-    chars = apply_edit(project.characters(), op, args, text)
-    scenes = attribute_scenes(project.scenes(), chars)
-    project.add_character_edit(op, args, chars, scenes)
+    with project.tx():  # read, change and write as one: another tab's edit cannot slip in between
+        chars = apply_edit(project.characters(), op, args, text)
+        project.add_character_edit(op, args, chars, attribute_scenes(project.scenes(), chars))
     return project.characters()
 
 
-def _known(project: Project, cid: str) -> Character:
-    for c in project.characters():
-        if c.id == cid:
-            return c
-    raise InputError(f"no character {cid!r} in this project: reload the page")
+_known = find_character
 
 
 def merge_characters(project: Project, source: str, into: str) -> list[Character]:
@@ -219,12 +220,6 @@ def regenerate(project: Project, scene_id: str, opts: dict[str, Any], log: Log =
     return queue_candidates(project, opts, [scenes[i]], priority=1, log=log)
 
 
-def candidate_count(project: Project, opts: dict[str, Any], scene: Scene) -> int:
-    from .pipeline import choose_backend
-
-    return image_settings(choose_backend(opts["backend"], opts.get("model")), opts).candidates + scene.extra
-
-
 def set_music(project: Project, data: bytes | None, filename: str | None) -> None:
     """Music under the voice: an uploaded file, checked as audio, kept in the project (None: no music)."""
     if data is None:
@@ -243,11 +238,11 @@ def set_music(project: Project, data: bytes | None, filename: str | None) -> Non
         except StoryreelError:
             raise InputError(f"{filename} is not an audio file: upload an MP3, WAV, OGG, FLAC or M4A file") from None
     name = project.media.put(data, ext)
-    project.set_settings(music=str(project.media.path(name)), music_name=filename)
+    project.set_settings(music=str(project.media.path(name).relative_to(project.path)), music_name=filename)
 
 
 # projects ---------------------------------------------------------------------------------------------------
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+_NAME = re.compile(r"^\w[\w .-]{0,63}$")  # letters of any script, digits, space, _ . -: never a path
 
 
 @dataclass(frozen=True)
@@ -275,10 +270,14 @@ def list_projects(root: Path) -> list[ProjectInfo]:
     except OSError:
         return []
     for p in children:
-        db = p / "project.db"
-        if db.is_file():
-            times = [db.stat().st_mtime] + [f.stat().st_mtime for f in (p / "project.db-wal",) if f.exists()]
-            out.append(ProjectInfo(p.name, p, max(times)))
+        if not _NAME.match(p.name):
+            continue  # a folder the studio could not name in a URL: open it with the CLI
+        try:
+            if (p / "project.db").is_file():
+                times = [f.stat().st_mtime for f in (p / "project.db", p / "project.db-wal") if f.exists()]
+                out.append(ProjectInfo(p.name, p, max(times)))
+        except OSError:  # deleted while we looked
+            continue
     return sorted(out, key=lambda i: -i.modified)
 
 
@@ -323,10 +322,20 @@ def duplicate_project(root: Path, name: str, new_name: str) -> Path:
 
 
 def delete_project(root: Path, name: str) -> None:
+    """Cancel what the project has queued, move it out of the list at once, then remove it."""
     path = project_path(root, name)
     if not (path / "project.db").exists():
         raise InputError(f"there is no project {name!r}")
+    from .store.jobs import cancel
+
+    project = Project(path, create=False)
     try:
-        shutil.rmtree(path)
+        cancel(project)
+    finally:
+        project.close()
+    trash = root / f".deleted-{name}-{uuid.uuid4().hex[:6]}"
+    try:
+        path.rename(trash)
+        shutil.rmtree(trash)
     except OSError as err:
         raise StoreError(f"cannot delete {path}: {err.strerror}") from None

@@ -9,6 +9,7 @@ is missing or whose inputs changed. The CLI and the studio call these functions;
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from . import plugins
 from .backends.base import ImageBackend
-from .errors import BackendError, Cancelled, InputError
+from .errors import BackendError, Cancelled, InputError, StoreError
 from .stages.characters import apply_edits, attribute_scenes, find_characters
 from .stages.images import (
     ASPECTS,
@@ -151,14 +152,19 @@ def update_story(project: Project, text: str, opts: dict[str, Any],
     """Store the story, its scenes (ids kept across edits) and its characters (the user's words and edits kept).
 
     ``keep`` maps a scene's start offset to the id it keeps whatever its text (a scene the user rewrote)."""
-    scenes, found = analyse(text, opts.get("scenes"), opts.get("coref", "rules"), project.scene_breaks(),
-                            project.character_edits())  # fmt: skip
     story = parse_story(text)
-    project.save_story(story)
-    characters = project.save_characters(found)
-    attribute_scenes(scenes, characters)
-    project.sync_scenes(scenes, keep)
-    return project.scenes(), characters
+    for _ in range(3):
+        breaks, edits = project.scene_breaks(), project.character_edits()
+        scenes, found = analyse(text, opts.get("scenes"), opts.get("coref", "rules"), breaks, edits)
+        with project.tx():  # all or nothing, and only if nobody edited scenes or characters meanwhile (another tab)
+            if (breaks, edits) != (project.scene_breaks(), project.character_edits()):
+                continue
+            project.save_story(story)
+            characters = project.save_characters(found)
+            attribute_scenes(scenes, characters)
+            project.sync_scenes(scenes, keep)
+        return project.scenes(), characters
+    raise StoreError("the scenes or characters keep changing in another tab: try again")
 
 
 def prompts_for(project: Project, scenes: list[Scene], characters: list[Character], opts: dict[str, Any],
@@ -205,7 +211,8 @@ def image_settings(backend: ImageBackend, opts: dict[str, Any]) -> ImageSettings
 
 
 def queue_candidates(project: Project, opts: dict[str, Any], scenes: list[Scene] | None = None,
-                     backend: ImageBackend | None = None, priority: int = 0, log: Log = _quiet) -> list[int]:  # fmt: skip
+                     backend: ImageBackend | None = None, priority: int = 0, log: Log = _quiet,
+                     fresh: list[int] | None = None) -> list[int]:  # fmt: skip
     """Queue the candidates that the scenes (default: all) lack for their current prompts; locked scenes are
     left as they are. Returns the jobs' ids; what is queued or made already is not queued again."""
     if project.story_text() is None:
@@ -215,7 +222,8 @@ def queue_candidates(project: Project, opts: dict[str, Any], scenes: list[Scene]
     characters = project.characters()
     prompts = prompts_for(project, scenes, characters, opts, log)
     settings = image_settings(backend, opts)
-    return queue.enqueue(project, candidate_jobs(project, backend, scenes, prompts, characters, settings, priority))
+    jobs = candidate_jobs(project, backend, scenes, prompts, characters, settings, priority)
+    return queue.enqueue(project, jobs, fresh)
 
 
 def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | None = None,
@@ -226,12 +234,13 @@ def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | Non
     from .executors.inprocess import Worker
 
     backend = backend or choose_backend(opts["backend"], opts.get("model"), log)
-    ids = queue_candidates(project, opts, scenes, backend, log=log)
-    worker = Worker(backends={(backend.name, backend.model_id): backend}, should_stop=should_stop)
+    mine: list[int] = []
+    ids = queue_candidates(project, opts, scenes, backend, log=log, fresh=mine)
+    worker = Worker(backends={(backend.name, backend.location or backend.model_id): backend}, should_stop=should_stop)
     try:
         ended = worker.drain(project, ids, progress=lambda d, t: progress("images", d, t))
     except BaseException:
-        queue.cancel(project, ids=ids, running=False)  # nothing runs on behind the user's back
+        queue.cancel(project, ids=mine, running=False)  # what this run queued does not run on behind its back
         raise
     failed = [j for j in ended if j.state == "failed"]
     if failed:
@@ -264,12 +273,12 @@ def queue_portraits(project: Project, opts: dict[str, Any], character_id: str, n
     """Queue ``n`` portraits of a character alone, with the project's backend and style."""
     if not 1 <= n <= 16:
         raise InputError(f"ask for 1 to 16 portraits, not {n}")
-    character = _character(project, character_id)
+    found = find_character(project, character_id)
     backend = choose_backend(opts["backend"], opts.get("model"), log)
     jobs = [
-        j for j in image_jobs("portrait", character.id, backend, portrait_requests(project, opts, character, backend, n),
+        j for j in image_jobs("portrait", found.id, backend, portrait_requests(project, opts, found, backend, n),
                               priority)  # fmt: skip
-        if project.portrait_for(character.id, j.input_key) is None
+        if project.portrait_for(found.id, j.input_key) is None
     ]
     return queue.enqueue(project, jobs)
 
@@ -283,11 +292,12 @@ def current_portraits(project: Project, opts: dict[str, Any], character: Charact
     return [project.portrait_for(character.id, request_key(backend, r)) for r in reqs]
 
 
-def _character(project: Project, character_id: str) -> Character:
+def find_character(project: Project, character_id: str) -> Character:
     for c in project.characters():
         if c.id == character_id:
             return c
-    raise InputError(f"no character {character_id!r} in this project")
+    raise InputError(f"no character {character_id!r} in this project: choose one of "
+                     f"{', '.join(c.id for c in project.characters())}")  # fmt: skip
 
 
 def current_picks(project: Project, backend: ImageBackend, opts: dict[str, Any]) -> dict[str, CandidateRow]:
@@ -310,9 +320,11 @@ def render(project: Project, output: Path, opts: dict[str, Any], backend: ImageB
     picks = current_picks(project, backend, opts)
     scenes = project.scenes()
     engine = plugins.create("tts_engine", opts["tts"], voice=opts.get("voice"), speed=opts.get("speed"))
-    narrations = narrate_scenes(project, engine, scenes, progress=lambda d, t: progress("narration", d, t))
+    narrations = narrate_scenes(project, engine, scenes, progress=lambda d, t: progress("narration", d, t),
+                                should_stop=should_stop)  # fmt: skip
     settings = VideoSettings(
-        aspect=opts["aspect"], music=opts.get("music"), music_volume=float(opts.get("music_volume") or 0.3),
+        aspect=opts["aspect"], music=music_path(project, opts.get("music")),
+        music_volume=float(opts.get("music_volume") or 0.3),
         captions=bool(opts.get("captions", True)), caption_size=float(opts.get("caption_size") or 1.0),
         motion=float(opts.get("motion", 1.0)), transitions=bool(opts.get("transitions", True)),
     )  # fmt: skip
@@ -322,6 +334,9 @@ def render(project: Project, output: Path, opts: dict[str, Any], backend: ImageB
     )  # fmt: skip
 
 
+RENDER_TARGET = "@video"  # a render job's target: never a scene or character id
+
+
 def queue_render(project: Project, opts: dict[str, Any], output: str = "video.mp4") -> int:
     """Queue a render of the project to ``output`` inside the project folder; a render of the same options
     already queued or running is not queued twice."""
@@ -329,10 +344,21 @@ def queue_render(project: Project, opts: dict[str, Any], output: str = "video.mp
         raise InputError("this project has no story yet: write or paste one on the Story page")
     if Path(output).name != output or not output.endswith(".mp4"):
         raise InputError(f"the video's name {output!r} should be a plain file name ending in .mp4")
-    spec = {"output": output, "options": {k: v for k, v in opts.items()}}
-    job = queue.NewJob("render", "video", input_key("render", output, spec["options"]), f"render:{output}", spec,
-                       priority=2)  # fmt: skip
-    return queue.enqueue(project, [job])[0]
+    spec = {"output": output, "options": dict(opts)}
+    key = input_key("render", output, spec["options"])
+    latest = queue.latest(project, "render")
+    if latest is not None and latest.input_key == key and latest.state == "running":
+        key = input_key(key, time.time())  # already rendering: what changed since it began needs another render
+    return queue.enqueue(project, [queue.NewJob("render", RENDER_TARGET, key, f"render:{key}", spec)])[0]
+
+
+def music_path(project: Project, music: str | None) -> str | None:
+    """Music given as a path inside the project (the studio's uploads) is found there wherever the project
+    has moved; any other path is as given."""
+    if not music:
+        return None
+    inside = project.path / music
+    return str(inside) if not Path(music).is_absolute() and inside.is_file() else music
 
 
 def make(story_path: str | Path, output: str | Path, project_dir: str | Path | None = None,

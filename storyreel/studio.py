@@ -38,7 +38,7 @@ def streamlit_command(root: Path, host: str, port: int) -> list[str]:
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", host, "--server.port", str(port), "--server.headless", "true",
         "--server.fileWatcherType", "none", "--server.maxUploadSize", "50", "--server.enableXsrfProtection", "true",
-        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", "--client.showErrorDetails", "false",
         "--client.toolbarMode", "minimal", "--theme.base", "light",
     ]  # fmt: skip
 

@@ -369,3 +369,23 @@ def test_render_in_the_background_and_play(tale):
     assert at.get("video")
     labels = {b.label for b in at.get("download_button")}
     assert {"Download MP4", "Download SRT"} <= labels
+
+
+def test_settings_go_back_to_the_model_defaults_and_a_bad_value_stores_nothing(tale):
+    project = Project(tale)
+    at = studio("settings")
+    at.number_input(key="steps").set_value(20)
+    at.number_input(key="guidance").set_value(7.5)
+    at.button(key="save_settings").click().run()
+    ok(at)
+    assert (project.settings()["steps"], project.settings()["guidance"]) == (20, 7.5)
+    at.number_input(key="steps").set_value(0)
+    at.number_input(key="guidance").set_value(-1.0)
+    at.button(key="save_settings").click().run()
+    ok(at)
+    assert project.settings()["steps"] is None and project.settings()["guidance"] is None
+    at.text_input(key="size").set_value("banana")
+    at.number_input(key="steps").set_value(9)
+    at.button(key="save_settings").click().run()
+    assert not at.exception and any("WIDTHxHEIGHT" in e.value for e in at.error)
+    assert project.settings().get("size") is None and project.settings()["steps"] is None  # nothing stored

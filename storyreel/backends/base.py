@@ -25,8 +25,11 @@ class Defaults:
 
 class ImageBackend(ABC):
     name: str = ""
-    #: what the candidates record as their model; ``create(name, model=model_id)`` makes the same backend again
+    #: what the candidates record as their model (and their keys hold)
     model_id: str = ""
+
+    #: what ``create(name, model=location)`` needs to make the same backend again, from any folder (None: model_id)
+    location: str | None = None
 
     @abstractmethod
     def defaults(self) -> Defaults: ...

@@ -119,8 +119,9 @@ class DiffusersBackend(ImageBackend):
         self.model = model or DEFAULT_MODEL
         self.kind, self.path = locate(self.model)
         self.family = _family(self.kind, self.path)
-        # what candidates record, and what a worker in another folder loads: a local model by its full path
-        self.model_id = str(self.path.resolve()) if Path(self.model).expanduser().exists() else self.model
+        self.model_id = self.model
+        # what a worker started in another folder loads: a local model by its full path
+        self.location = str(self.path.resolve())
         self._device = device
         self._pipe: Any = None
 

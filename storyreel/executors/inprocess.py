@@ -46,7 +46,11 @@ class _Heartbeat(threading.Thread):
         self.fraction: float | None = None
 
     def run(self) -> None:
-        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:  # never create the database: its project may have been deleted meanwhile
+            db = sqlite3.connect(f"file:{self.db_path}?mode=rw", timeout=5, isolation_level=None, uri=True)
+        except sqlite3.Error as err:
+            log.warning("heartbeat: %s", err)
+            return
         try:
             while not self.done.wait(HEARTBEAT_SECONDS):
                 try:
@@ -104,8 +108,12 @@ class Worker:
         return lambda: beat.cancelled.is_set() or self.stopping.is_set() or bool(self.should_stop and self.should_stop())
 
     def backend(self, name: str, model: str | None) -> ImageBackend:
+        """The backend, loaded once and kept; loading another model lets the previous one go (GPU memory)."""
         key = (name, model)
         if key not in self.backends:
+            for other in [k for k in self.backends if k[0] == name]:
+                del self.backends[other]
+            _free_accelerator_memory()
             self.backends[key] = plugins.create("image_backend", name, model=model)
         return self.backends[key]
 
@@ -119,7 +127,7 @@ class Worker:
 
         images = backend.generate(requests, progress=on_progress, should_stop=self._should_stop(beat))
         for job, req, image in zip(batch, requests, images, strict=True):
-            meta = dict(backend=backend.name, model=backend.model_id, seed=req.seed, steps=req.steps,
+            meta = dict(backend=backend.name, model=spec.get("model_id", backend.model_id), seed=req.seed, steps=req.steps,
                         guidance=req.guidance, width=req.width, height=req.height, prompt=req.prompt,
                         negative=req.negative)  # fmt: skip
             q.finish(project, job, png_bytes(image), meta)
@@ -160,7 +168,7 @@ class Worker:
             worked = 0
             for path in _projects(root):
                 try:
-                    project = open_projects.get(path) or open_projects.setdefault(path, Project(path))
+                    project = open_projects.get(path) or open_projects.setdefault(path, Project(path, create=False))
                     if q.has_work(project):
                         worked += self.run_batch(project)
                 except StoryreelError as err:  # a damaged or vanished project: the others go on
@@ -172,6 +180,16 @@ class Worker:
                 open_projects.pop(path).close()  # deleted in the studio
             if not worked:
                 stop.wait(poll)
+
+
+def _free_accelerator_memory() -> None:
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def request_from_spec(spec: dict[str, Any]) -> ImageRequest:

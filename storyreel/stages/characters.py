@@ -45,7 +45,6 @@ def attribute_scenes(scenes: list[Scene], characters: list[Character]) -> list[S
 #   reject {"id": id}                                     "not a character": the cluster is dropped
 #   add    {"id": id, "name": name, "aliases": [...]}     a character by hand; every occurrence of an alias is its
 #   split  {"source": id, "id": id, "name": name, "mentions": [[start, end, text], ...]}
-EDIT_OPS = ("merge", "move", "reject", "add", "split")
 
 
 def new_character_id(name: str, taken: set[str]) -> str:
@@ -56,12 +55,17 @@ def new_character_id(name: str, taken: set[str]) -> str:
     return cid
 
 
+def _whole(words: str) -> str:
+    """A pattern for ``words`` standing as whole words, never inside a longer word."""
+    return (r"(?<!\w)" if words[:1].isalnum() else "") + re.escape(words) + (r"(?!\w)" if words[-1:].isalnum() else "")
+
+
 def _locate(text: str, start: int, end: int, words: str) -> tuple[int, int] | None:
     """Where a mention recorded at (start, end) is in ``text`` now: the same place, or the nearest place with the
     same words (the story was edited around it), or nowhere."""
     if text[start:end] == words:
         return start, end
-    hits = [m.start() for m in re.finditer(re.escape(words), text)] if words else []
+    hits = [m.start() for m in re.finditer(_whole(words), text)] if words else []
     if not hits:
         return None
     best = min(hits, key=lambda h: abs(h - start))
@@ -84,7 +88,7 @@ def _alias_mentions(text: str, aliases: list[str]) -> list[Mention]:
         if not alias:
             continue
         flags = 0 if any(ch.isupper() for ch in alias) else re.IGNORECASE
-        for m in re.finditer(rf"(?<!\w){re.escape(alias)}(?!\w)", text, flags):
+        for m in re.finditer(_whole(alias), text, flags):
             out.setdefault((m.start(), m.end()), Mention(m.start(), m.end(), m.group(), "name"))
     return [out[k] for k in sorted(out)]
 
@@ -99,8 +103,11 @@ def apply_edit(characters: list[Character], op: str, args: dict[str, Any], text:
         if src is None or dst is None or src is dst:
             return chars
         dst.mentions = sorted(dst.mentions + src.mentions, key=lambda m: m.start)
-        dst.prompt = dst.prompt or src.prompt
-        dst.negative = dst.negative or src.negative
+        if src.edited and not dst.edited:  # the words the user wrote win over the finder's
+            dst.prompt, dst.negative, dst.edited = src.prompt, src.negative, True
+        else:
+            dst.prompt = dst.prompt or src.prompt
+            dst.negative = dst.negative or src.negative
         chars.remove(src)
     elif op == "move":
         start, end, words = args["mention"]

@@ -81,7 +81,8 @@ def image_jobs(kind: str, target: str, backend: ImageBackend, requests: list[Ima
     out = []
     for slot, req in enumerate(requests):
         shared = input_key(backend.name, backend.model_id, req.steps, req.guidance, req.width, req.height)
-        spec = {"backend": backend.name, "model": backend.model_id, "request": asdict(req)}
+        spec = {"backend": backend.name, "model": backend.location or backend.model_id, "model_id": backend.model_id,
+                "request": asdict(req)}  # fmt: skip
         out.append(NewJob(kind, target, request_key(backend, req), f"{kind}:{target}:{shared}", spec, slot, priority))
     return out
 

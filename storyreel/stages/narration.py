@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import TTSError
+from ..errors import Cancelled, TTSError
 from ..store.db import NarrationRow, Project, input_key
 from ..tts.base import TTSEngine
 from ..types import Scene
@@ -19,9 +19,12 @@ def narrate_scenes(
     engine: TTSEngine,
     scenes: list[Scene],
     progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, NarrationRow]:
     out: dict[str, NarrationRow] = {}
     for i, scene in enumerate(scenes):
+        if should_stop and should_stop():
+            raise Cancelled("narration stopped; what was spoken is kept")
         key = narration_key(engine, scene)
         row = project.narration_for(scene.id, key)
         if row is None:

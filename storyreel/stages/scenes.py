@@ -97,6 +97,17 @@ def anchor(text: str) -> str:
     return " ".join(text.split()).lower()[:48]
 
 
+def anchors(texts: list[str]) -> list[str]:
+    """Each sentence's anchor; a sentence that begins like an earlier one is told apart by its number."""
+    seen: dict[str, int] = {}
+    out = []
+    for t in texts:
+        a = anchor(t)
+        n = seen[a] = seen.get(a, -1) + 1
+        out.append(f"{a} #{n + 1}" if n else a)
+    return out
+
+
 def sentences(story: Story, doc: Any | None = None) -> list[tuple[int, int]]:
     """The story's narrated sentences (script lines), as (start, end): where a scene can be cut."""
     return [(s, e) for s, e, *_ in _units(story, doc)]
@@ -104,8 +115,10 @@ def sentences(story: Story, doc: Any | None = None) -> list[tuple[int, int]]:
 
 def _apply_breaks(groups: list[list[int]], units: list, text: str, breaks: dict[str, str]) -> list[list[int]]:
     """The user's cuts (a scene starts at this sentence) and joins (this sentence's scene goes on the previous)."""
+    names = anchors([text[u[0] : u[1]] for u in units])
+
     def kind(i: int) -> str | None:
-        return breaks.get(anchor(text[units[i][0] : units[i][1]]))
+        return breaks.get(names[i])
 
     cut: list[list[int]] = []
     for g in groups:

@@ -97,8 +97,14 @@ def _norm(text: str) -> str:
 
 
 class Project:
-    def __init__(self, path: str | Path) -> None:
+    """A project folder. ``create=False`` opens only one that exists (a worker must never bring back a project
+    deleted in the studio)."""
+
+    def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = Path(path)
+        self._depth = 0  # nested tx() blocks join the outer transaction
+        if not create and not (self.path / "project.db").is_file():
+            raise StoreError(f"{self.path} is not a storyreel project (it has no project.db)")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             (self.path / "media").mkdir(exist_ok=True)
@@ -108,7 +114,8 @@ class Project:
             raise store_error(err, self.path) from None
         self.media = MediaStore(self.path / "media")
         try:
-            self.db = sqlite3.connect(self.path / "project.db", timeout=30, isolation_level=None)
+            target = f"file:{self.path / 'project.db'}?mode=rw" if not create else str(self.path / "project.db")
+            self.db = sqlite3.connect(target, timeout=30, isolation_level=None, uri=not create)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -132,13 +139,24 @@ class Project:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; a tx() inside another is part of it."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.db
+            finally:
+                self._depth -= 1
+            return
         try:
             self.db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self.db
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
             self.db.execute("COMMIT")
         except sqlite3.Error as err:
             raise self._db_error(err) from None
@@ -294,26 +312,16 @@ class Project:
         with self.tx() as db:
             db.execute("UPDATE scenes SET extra = MAX(0, extra + ?) WHERE id = ?", (more, scene_id))
 
-    def save_scene_characters(self, scenes: list[Scene]) -> None:
-        """Store who the finder says is in each scene (after the characters were edited)."""
-        with self.tx() as db:
-            for s in scenes:
-                _write_scene_characters(db, s)
-
     def scene_breaks(self) -> dict[str, str]:
         """The user's scene merges and splits: {anchor (start of a sentence): "cut" | "join"}."""
         return {r["anchor"]: r["kind"] for r in self._query("SELECT anchor, kind FROM scene_breaks")}
 
-    def set_scene_break(self, anchor: str, kind: str | None) -> None:
+    def set_scene_break(self, anchor: str, kind: str) -> None:
         with self.tx() as db:
-            if kind is None:
-                db.execute("DELETE FROM scene_breaks WHERE anchor = ?", (anchor,))
-            else:
-                db.execute(
-                    "INSERT INTO scene_breaks (anchor, kind) VALUES (?, ?) "
-                    "ON CONFLICT(anchor) DO UPDATE SET kind = excluded.kind",
-                    (anchor, kind),
-                )
+            db.execute(
+                "INSERT INTO scene_breaks (anchor, kind) VALUES (?, ?) ON CONFLICT(anchor) DO UPDATE SET kind = excluded.kind",
+                (anchor, kind),
+            )
 
     # characters ------------------------------------------------------------------------------------------
     def save_characters(self, found: list[Character]) -> list[Character]:

@@ -24,7 +24,9 @@ from typing import Any
 
 from .db import IMAGE_TABLES, Project, insert_image
 
-STALE_SECONDS = float(os.environ.get("STORYREEL_STALE_SECONDS", 30))  # a worker that has not beaten this long is dead
+# a worker that has not beaten this long is dead (on this machine a dead process is seen at once; this is for the
+# others, and it is well above the time a beat may wait for a busy database)
+STALE_SECONDS = float(os.environ.get("STORYREEL_STALE_SECONDS", 60))
 MAX_ATTEMPTS = 3  # a job whose worker died this often is failed rather than tried again
 FINAL = ("done", "failed", "cancelled")
 
@@ -32,7 +34,7 @@ FINAL = ("done", "failed", "cancelled")
 @dataclass(frozen=True)
 class NewJob:
     kind: str  # candidate | portrait | render
-    target: str  # scene id | character id | "video"
+    target: str  # scene id | character id | "@video"
     input_key: str
     batch: str
     spec: dict[str, Any]
@@ -100,9 +102,10 @@ def _output_exists(db: sqlite3.Connection, job: NewJob) -> bool:
     return db.execute(q, (job.target, job.input_key)).fetchone() is not None
 
 
-def enqueue(project: Project, jobs: list[NewJob]) -> list[int]:
-    """Queue jobs and return their ids. What is queued, running or made already is left as it is; a failed or
-    cancelled job (or a done one whose output is gone) is queued again."""
+def enqueue(project: Project, jobs: list[NewJob], fresh: list[int] | None = None) -> list[int]:
+    """Queue jobs and return their ids. What is queued, running or made already is left as it is (a running job
+    that was being cancelled is wanted again); a failed or cancelled job (or a done one whose output is gone) is
+    queued again. ``fresh`` receives the ids this call queued (new, or queued again)."""
     ids = []
     now = time.time()
     with project.tx() as db:
@@ -118,6 +121,8 @@ def enqueue(project: Project, jobs: list[NewJob]) -> list[int]:
                     (j.kind, j.target, j.input_key, j.batch, j.slot, json.dumps(j.spec), j.priority, now),
                 )
                 ids.append(int(cur.lastrowid))
+                if fresh is not None:
+                    fresh.append(int(cur.lastrowid))
                 continue
             ids.append(row["id"])
             again = row["state"] in ("failed", "cancelled") or (row["state"] == "done" and not _output_exists(db, j))
@@ -128,6 +133,10 @@ def enqueue(project: Project, jobs: list[NewJob]) -> list[int]:
                     "started_at = NULL, finished_at = NULL WHERE id = ?",
                     (j.batch, j.slot, json.dumps(j.spec), j.priority, now, row["id"]),
                 )
+                if fresh is not None:
+                    fresh.append(row["id"])
+            elif row["state"] == "running":
+                db.execute("UPDATE jobs SET cancel = 0 WHERE id = ?", (row["id"],))
             elif row["state"] == "queued" and j.priority:
                 db.execute("UPDATE jobs SET priority = MAX(priority, ?) WHERE id = ?", (j.priority, row["id"]))
     return ids
@@ -145,9 +154,10 @@ def _release_stale(db: sqlite3.Connection, now: float) -> None:
                 "error = 'its worker stopped every time it made this image: see the worker log' WHERE id = ?",
                 (now, r["id"]),
             )
-        else:
+        else:  # made again by the next worker, unless the user had cancelled it meanwhile
             db.execute(
-                "UPDATE jobs SET state = 'queued', worker = NULL, heartbeat = NULL, progress = 0 WHERE id = ?",
+                "UPDATE jobs SET state = CASE WHEN cancel THEN 'cancelled' ELSE 'queued' END, cancel = 0, "
+                "worker = NULL, heartbeat = NULL, progress = 0 WHERE id = ?",
                 (r["id"],),
             )
 
@@ -177,7 +187,7 @@ def claim(project: Project, worker: str, max_batch: int = 16, only: list[int] | 
             )
         ]
         db.executemany(
-            "UPDATE jobs SET state = 'running', worker = ?, heartbeat = ?, started_at = ?, progress = 0, "
+            "UPDATE jobs SET state = 'running', worker = ?, heartbeat = ?, started_at = ?, progress = 0, cancel = 0, "
             "attempts = attempts + 1 WHERE id = ?",
             [(worker, now, now, i) for i in ids],
         )
@@ -207,30 +217,39 @@ def finish(project: Project, job: Job, png: bytes | None = None, meta: dict[str,
     with project.tx() as db:
         if name is not None and meta is not None:
             insert_image(db, job.kind, job.target, job.input_key, job.slot, name, meta)
-        db.execute(
+        db.execute(  # only while it is still ours: a worker presumed dead must not overwrite its successor
             "UPDATE jobs SET state = 'done', progress = 1, finished_at = ?, error = NULL "
-            "WHERE id = ? AND state = 'running'",
-            (time.time(), job.id),
+            "WHERE id = ? AND state = 'running' AND worker = ?",
+            (time.time(), job.id, job.worker),
         )
 
 
 def end(project: Project, jobs: list[Job], state: str, error: str | None = None) -> None:
-    """Jobs that will not be made now: failed (with why, in one line), cancelled, or queued again (released by a
-    worker that is stopping, which does not count as an attempt)."""
-    ids = json.dumps([j.id for j in jobs])
+    """A worker's jobs that will not be made now: failed (with why, in one line), cancelled (those still asked
+    for go back to the queue), or queued again (by a worker that is stopping: not counted as an attempt).
+    Only the jobs the worker still holds change."""
+    mine = json.dumps([[j.id, j.worker] for j in jobs])
+    held = "state = 'running' AND EXISTS (SELECT 1 FROM json_each(?) WHERE json_extract(value, '$[0]') = jobs.id " \
+           "AND json_extract(value, '$[1]') = jobs.worker)"  # fmt: skip
     with project.tx() as db:
         if state == "queued":
             db.execute(
-                "UPDATE jobs SET state = 'queued', worker = NULL, heartbeat = NULL, progress = 0, "
-                "attempts = MAX(0, attempts - 1) WHERE state = 'running' AND id IN (SELECT value FROM json_each(?))",
-                (ids,),
+                "UPDATE jobs SET state = 'queued', worker = NULL, heartbeat = NULL, progress = 0, cancel = 0, "
+                f"attempts = MAX(0, attempts - 1) WHERE {held}",
+                (mine,),
+            )
+        elif state == "cancelled":
+            db.execute(
+                "UPDATE jobs SET state = CASE WHEN cancel THEN 'cancelled' ELSE 'queued' END, "
+                "error = CASE WHEN cancel THEN 'cancelled' END, finished_at = CASE WHEN cancel THEN ? END, "
+                f"worker = NULL, heartbeat = NULL, progress = 0, cancel = 0 WHERE {held}",
+                (time.time(), mine),
             )
         else:
             line = " ".join((error or "").split())[:400] or None
             db.execute(
-                "UPDATE jobs SET state = ?, error = ?, finished_at = ?, worker = NULL "
-                "WHERE state IN ('queued', 'running') AND id IN (SELECT value FROM json_each(?))",
-                (state, line, time.time(), ids),
+                f"UPDATE jobs SET state = ?, error = ?, finished_at = ?, worker = NULL WHERE {held}",
+                (state, line, time.time(), mine),
             )
 
 

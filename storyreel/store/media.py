@@ -24,7 +24,7 @@ class MediaStore:
         if final.exists():
             return name
         try:
-            final.parent.mkdir(parents=True, exist_ok=True)
+            final.parent.mkdir(exist_ok=True)  # not parents: a project deleted meanwhile stays deleted
             fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as f:

@@ -91,7 +91,7 @@ def m003_jobs(db: sqlite3.Connection) -> None:
         CREATE TABLE jobs (
             id INTEGER PRIMARY KEY,
             kind TEXT NOT NULL,                      -- candidate | portrait | render
-            target TEXT NOT NULL,                    -- a scene id, a character id, or 'video'
+            target TEXT NOT NULL,                    -- a scene id, a character id, or '@video'
             input_key TEXT NOT NULL,                 -- the key its output is stored under
             batch TEXT NOT NULL,                     -- jobs of one batch run in one backend call
             slot INTEGER NOT NULL DEFAULT 0,
@@ -140,12 +140,41 @@ def m004_studio(db: sqlite3.Connection) -> None:
     )
 
 
+class _Statements:
+    """A connection whose ``executescript`` runs each statement with ``execute``, inside the caller's transaction
+    (sqlite3's own executescript commits first, so a migration killed midway would stay half done)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def executescript(self, script: str) -> None:
+        buf = ""
+        for line in script.splitlines(keepends=True):
+            buf += line
+            if sqlite3.complete_statement(buf):
+                self.db.execute(buf)
+                buf = ""
+        if buf.strip():
+            self.db.execute(buf)
+
+    def execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql, args)
+
+
 def migrate(db: sqlite3.Connection) -> None:
+    """Apply what is missing, each migration whole or not at all, and one process at a time (two that open a new
+    project together take turns)."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-    for name, fn in MIGRATIONS:
-        if name in done:
-            continue
-        with db:
-            fn(db)
-            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+    if {row[0] for row in db.execute("SELECT name FROM _migrations")} >= {name for name, _ in MIGRATIONS}:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}  # again, now that we hold the lock
+        for name, fn in MIGRATIONS:
+            if name not in done:
+                fn(_Statements(db))  # type: ignore[arg-type]
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

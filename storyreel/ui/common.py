@@ -10,7 +10,8 @@ import html
 import logging
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,23 +66,38 @@ def open_project() -> Project | None:
 
 def page(title: str, body: Callable[[Project], None], without: Callable[[], None] | None = None) -> None:
     """Draw a page: its title, then ``body(project)`` for the open project (or ``without()``, or a note when
-    none is open), then, at the top, what the actions of this run said (they may run while the page is drawn)."""
+    none is open), then, at the top, what the actions of this run said (they may run while the page is drawn).
+    What goes wrong is an error box that says what to do, never a traceback."""
     st.html(STYLE)
     st.title(title)
     messages = st.container()
-    project = open_project()
+    project = None
     try:
-        if project is not None:
-            body(project)
-        elif without is not None:
-            without()
-        else:
-            st.info("Open a project in the sidebar, or create one from a story on the **Story** page.")
+        with guard():
+            project = open_project()
+            if project is not None:
+                body(project)
+            elif without is not None:
+                without()
+            else:
+                st.info("Open a project in the sidebar, or create one from a story on the **Story** page.")
     finally:
         if project is not None:
             project.close()
         with messages:
             show_flash()
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """A user's mistake or the world's becomes an error box; a bug too, with its traceback in the terminal."""
+    try:
+        yield
+    except StoryreelError as err:
+        st.error(str(err))
+    except Exception as err:
+        log.error("studio page failed:\n%s", traceback.format_exc())
+        st.error(f"storyreel hit a bug ({type(err).__name__}: {err}); the terminal has the details")
 
 
 def options(project: Project) -> dict[str, Any]:
@@ -228,6 +244,10 @@ def progress_panel(scene_names: dict[str, str] | None = None, every: float = 1.0
 
     @st.fragment(run_every=every)
     def panel() -> None:
+        with guard():
+            _panel()
+
+    def _panel() -> None:
         from ..store import jobs
 
         project = open_project()

@@ -18,9 +18,14 @@ def _mention_label(m, text: str) -> str:
 
 
 def save_words(project, cid: str, name: str, words: str, negative: str, seed: int) -> None:
+    """Store what changed (only the words the user changed become the user's, kept over the finder's)."""
     if not name.strip():
         raise InputError("a character needs a name")
-    project.update_character(cid, name=name.strip(), prompt=words.strip(), negative=negative.strip(), seed=int(seed))
+    now = pipeline.find_character(project, cid)
+    new = {"name": name.strip(), "prompt": words.strip(), "negative": negative.strip(), "seed": int(seed)}
+    changed = {k: v for k, v in new.items() if getattr(now, k) != v}
+    if changed:
+        project.update_character(cid, **changed)
 
 
 def choose_reference(project, cid: str, media: str | None) -> None:

@@ -25,15 +25,14 @@ def apply_preset(style_key: str) -> None:
 
 def save(project, backend: str, model: str, candidates: int, steps: int | None, guidance: float | None,
          size: str, seed: int, style: str, negative: str) -> None:  # fmt: skip
-    opts = common.save_options(project, backend=backend, model=model.strip() or None, candidates=int(candidates),
-                               steps=steps, guidance=guidance, size=size.strip() or None, seed=int(seed),
-                               style=style, negative=negative)  # fmt: skip
-    if not model.strip():
-        project.set_settings(model=None)
-    if not size.strip():
-        project.set_settings(size=None)
-    backend_obj = pipeline.choose_backend(opts["backend"], model.strip() or None)  # a missing model says so here
-    pipeline.image_settings(backend_obj, common.options(project))
+    """Check everything first (a missing model, a bad size say so and nothing is stored), then store it."""
+    given = dict(backend=backend, model=model.strip() or None, candidates=int(candidates), steps=steps,
+                 guidance=guidance, size=size.strip() or None, seed=int(seed), style=style, negative=negative)  # fmt: skip
+    trial = {**common.options(project), **given}
+    pipeline.image_settings(pipeline.choose_backend(trial["backend"], trial["model"]), trial)
+    with project.tx():  # all or nothing
+        common.save_options(project, **{k: v for k, v in given.items() if v is not None})
+        project.set_settings(**{k: None for k, v in given.items() if v is None})  # back to the default
 
 
 def save_form(project, style_key: str) -> None:

@@ -40,12 +40,13 @@ def scene_fragment(scene_id: str, opts: dict, backend, settings) -> None:
         return
     try:
         scene = next((x for x in project.scenes() if x.id == scene_id), None)
-        if scene is None:
+        if scene is None:  # the story was split anew meanwhile
             st.rerun(scope="app")
-        chars = project.characters()
-        ctx = {"chars": chars, "colour": common.colours(chars), "opts": opts, "backend": backend,
-               "settings": settings, "status": queue.progress(project).targets, "picks": project.picks()}  # fmt: skip
-        scene_card(project, scene, ctx)
+        with common.guard():
+            chars = project.characters()
+            ctx = {"chars": chars, "colour": common.colours(chars), "opts": opts, "backend": backend,
+                   "settings": settings, "status": queue.progress(project).targets, "picks": project.picks()}  # fmt: skip
+            scene_card(project, scene, ctx)
     finally:
         project.close()
         if common.fragment_rerun():  # on a whole page, the page shows them at its top

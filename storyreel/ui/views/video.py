@@ -49,7 +49,7 @@ def music_picker(project, opts: dict) -> None:
     music = opts.get("music")
     if music:
         st.caption(f"Music: {project.settings().get('music_name') or music}")
-        st.audio(music)
+        st.audio(pipeline.music_path(project, music))
         st.button("Remove music", key="remove_music", on_click=common.action(edit.set_music, None, None,
                                                                             done="music removed"))  # fmt: skip
     up = st.file_uploader("Music under the voice (an audio file, at most 50 MB)",
@@ -66,6 +66,10 @@ def render_panel(project, opts: dict) -> None:
 
     @st.fragment(run_every=1.0)
     def status() -> None:
+        with common.guard():
+            _status()
+
+    def _status() -> None:
         p = common.open_project()
         if p is None:
             return
@@ -80,7 +84,7 @@ def render_panel(project, opts: dict) -> None:
             what = "waiting for the worker" if job.state == "queued" else "rendering"
             st.progress(min(1.0, job.progress), text=f"{what}… {job.progress:.0%}")
             st.button("Cancel render", key="cancel_render",
-                      on_click=common.action(lambda p: queue.cancel(p, target="video"), done="render cancelled"))  # fmt: skip
+                      on_click=common.action(lambda p: queue.cancel(p, target=pipeline.RENDER_TARGET), done="render cancelled"))  # fmt: skip
         elif job.state == "failed":
             st.error(f"The render failed: {job.error}" + (" The last good video is below." if _video(p) else ""))
         elif job.state == "cancelled":
@@ -113,10 +117,10 @@ def player(project) -> None:
     with cols[1]:
         st.caption(f"Rendered {made} · {path.stat().st_size / 1e6:.1f} MB")
         name = project.path.name
-        st.download_button("Download MP4", data=path.read_bytes(), file_name=f"{name}.mp4", mime="video/mp4",
+        st.download_button("Download MP4", data=path.read_bytes, file_name=f"{name}.mp4", mime="video/mp4",
                            key="download_mp4", on_click="ignore")  # fmt: skip
         if srt.exists():
-            st.download_button("Download SRT", data=srt.read_bytes(), file_name=f"{name}.srt",
+            st.download_button("Download SRT", data=srt.read_bytes, file_name=f"{name}.srt",
                                mime="application/x-subrip", key="download_srt", on_click="ignore")  # fmt: skip
 
 
