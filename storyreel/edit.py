@@ -21,8 +21,13 @@ from .pipeline import Log, _quiet, current_picks, find_character, queue_candidat
 from .stages.characters import apply_edit, attribute_scenes, new_character_id
 from .stages.scenes import anchors, sentences
 from .stages.story import check_text, narrated_text, parse_story
-from .store.db import Project
+from .store.db import Project, input_key
 from .types import Character, Scene
+
+
+def digest(*parts: Any) -> str:
+    """A short fingerprint of what a page shows, for widget keys that must change when it does."""
+    return input_key(*parts)[:10]
 
 
 # scenes -----------------------------------------------------------------------------------------------------
@@ -70,8 +75,10 @@ def _anchor_at(project: Project, start: int) -> str:
     return next(a for (s, _), a in zip(sents, names, strict=True) if s >= start)
 
 
-def split_scene(project: Project, scene_id: str, at: int, opts: dict[str, Any]) -> list[Scene]:
+def split_scene(project: Project, scene_id: str, at: int | None, opts: dict[str, Any]) -> list[Scene]:
     """Cut a scene before the sentence that starts at offset ``at``."""
+    if at is None:
+        raise InputError("choose the sentence the new scene starts at")
     sents = scene_sentences(project, scene_id)
     if at not in {s for s, _ in sents[1:]}:
         raise InputError("a scene is split before one of its sentences, not its first: choose another sentence")
@@ -79,8 +86,10 @@ def split_scene(project: Project, scene_id: str, at: int, opts: dict[str, Any]) 
     return update_story(project, _story(project), opts)[0]
 
 
-def edit_narration(project: Project, scene_id: str, narration: str, opts: dict[str, Any]) -> list[Scene]:
-    """Rewrite what a scene's narrator says; the scene keeps its id (so its lock, cast and prompt)."""
+def edit_narration(project: Project, scene_id: str, narration: str, opts: dict[str, Any],
+                   was: str | None = None) -> list[Scene]:  # fmt: skip
+    """Rewrite what a scene's narrator says; the scene keeps its id (so its lock, cast and prompt). ``was`` is
+    the narration the page showed: if the scene has changed since (another tab), nothing is written."""
     narration = " ".join(narration.split())
     if not narration:
         raise InputError("the narration is empty: write what the narrator says, or merge the scene with another")
@@ -88,15 +97,20 @@ def edit_narration(project: Project, scene_id: str, narration: str, opts: dict[s
         raise InputError("a script line's narration cannot hold '|': that mark starts what to draw")
     scenes, i = _scene_at(project, scene_id)
     scene, text = scenes[i], _story(project)
+    if was is not None and " ".join(was.split()) != scene.text:
+        raise InputError("this scene has changed since the page was drawn (in another tab?): reload the page")
     new = text[: scene.start] + narration + text[scene.end :]
     check_text(new)
     return update_story(project, new, opts, keep={scene.start: scene.id})[0]
 
 
-def set_story(project: Project, text: str, opts: dict[str, Any]) -> tuple[list[Scene], list[Character]]:
+def set_story(project: Project, text: str, opts: dict[str, Any],
+              clear_breaks: bool = False) -> tuple[list[Scene], list[Character]]:  # fmt: skip
     """Store a new or edited story: scenes keep their ids, pictures, picks and prompts where their text did not
-    change; the user's scene breaks and character edits are applied again."""
+    change; the user's scene breaks (unless ``clear_breaks``) and character edits are applied again."""
     check_text(text)
+    if clear_breaks:
+        project.clear_scene_breaks()
     return update_story(project, text, opts)
 
 
@@ -113,7 +127,9 @@ def edit_characters(project: Project, op: str, args: dict[str, Any]) -> list[Cha
 _known = find_character
 
 
-def merge_characters(project: Project, source: str, into: str) -> list[Character]:
+def merge_characters(project: Project, source: str, into: str | None) -> list[Character]:
+    if not into:
+        raise InputError("choose the character to merge it into")
     if source == into:
         raise InputError("choose two different characters to merge")
     _known(project, source), _known(project, into)
@@ -121,12 +137,24 @@ def merge_characters(project: Project, source: str, into: str) -> list[Character
 
 
 def move_mentions(project: Project, mentions: list[tuple[int, int, str]], to: str | None) -> list[Character]:
-    """Give mentions to another character, or (``to`` None) to nobody."""
-    if to is not None:
-        _known(project, to)
-    for m in mentions:
-        chars = edit_characters(project, "move", {"mention": list(m), "to": to})
-    return chars if mentions else project.characters()
+    """Give mentions to another character."""
+    if not to:
+        raise InputError("choose the character to move the mentions to")
+    return _move(project, mentions, _known(project, to).id)
+
+
+def drop_mentions(project: Project, mentions: list[tuple[int, int, str]]) -> list[Character]:
+    """These mentions are nobody's (the finder was wrong)."""
+    return _move(project, mentions, None)
+
+
+def _move(project: Project, mentions: list[tuple[int, int, str]], to: str | None) -> list[Character]:
+    if not mentions:
+        raise InputError("choose the mentions first")
+    with project.tx():
+        for m in mentions:
+            edit_characters(project, "move", {"mention": list(m), "to": to})
+    return project.characters()
 
 
 def reject_character(project: Project, cid: str) -> list[Character]:
@@ -256,8 +284,10 @@ def project_path(root: Path, name: str) -> Path:
     """The folder of project ``name`` directly under ``root``; a name that would lead elsewhere is refused."""
     name = name.strip()
     if not _NAME.match(name) or name.endswith(".") or ".." in name:
+        shown = name if len(name) <= 40 else name[:40] + "…"
         raise InputError(
-            f"{name!r} cannot be a project name: use letters, digits, spaces, '-', '_' or '.' (at most 64)"
+            f"{shown!r} cannot be a project name: start with a letter or digit, then letters, digits, spaces, "
+            "'-', '_' or '.' (at most 64)"
         )
     return root / name
 

@@ -50,6 +50,13 @@ def studio(page: str | None = None, project: str | None = "tale") -> AppTest:
     return at
 
 
+def key(widgets, prefix: str) -> str:
+    """The key of the widget whose key starts with ``prefix`` (keys carry a fingerprint of what they show)."""
+    found = [w.key for w in widgets if w.key and w.key.startswith(prefix)]
+    assert len(found) == 1, (prefix, found)
+    return found[0]
+
+
 def ok(at: AppTest) -> AppTest:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -82,7 +89,7 @@ def test_a_new_project_from_a_pasted_story(root):
     at.button[0].click().run()
     ok(at)
     assert at.query_params["project"] == "dragon"  # the URL names it: a reload lands on it
-    assert any("project created" in s.value for s in at.success)
+    assert any("project created" in t.value for t in at.toast)
     project = Project(root / "dragon")
     assert len(project.scenes()) == 3 and project.settings()["candidates"] == 8
     # a second tab with that URL sees the same project
@@ -121,7 +128,7 @@ def test_split_merge_and_split_again_keep_what_did_not_change(tale):
     assert after[0].id == first.id and project.picks()[first.id] == (cand.id, "user")
     # split it again where it was joined
     merged = after[2]
-    at.selectbox(key=f"split_at_{merged.id}").set_value(before[3].start)
+    at.selectbox(key=key(at.selectbox, f"split_at_{merged.id}_")).set_value(before[3].start)
     at.button(key=f"split_{merged.id}").click().run()
     ok(at)
     again = project.scenes()
@@ -172,9 +179,9 @@ def test_rename_and_describe_a_character(tale):
     project = Project(tale)
     sieg = _char(project, "Siegfried")
     at = studio("characters")
-    at.text_input(key=f"name_{sieg.id}").set_value("Siegfried the Bold")
-    at.text_input(key=f"words_{sieg.id}").set_value("grey hair, silver armor, young knight")
-    at.button(key=f"save_{sieg.id}").click().run()
+    at.text_input(key=key(at.text_input, f"name_{sieg.id}_")).set_value("Siegfried the Bold")
+    at.text_input(key=key(at.text_input, f"words_{sieg.id}_")).set_value("grey hair, silver armor, young knight")
+    at.button(key=key(at.button, f"save_{sieg.id}_")).click().run()
     ok(at)
     now = next(c for c in project.characters() if c.id == sieg.id)
     assert now.name == "Siegfried the Bold" and now.prompt == "grey hair, silver armor, young knight"
@@ -189,19 +196,19 @@ def test_merge_and_split_characters(tale):
     chars = {c.name: c for c in project.characters()}
     mira, fafnir = chars["Mira"], chars["Fafnir"]
     at = studio("characters")
-    at.selectbox(key=f"merge_into_{mira.id}").set_value(fafnir.id)
-    at.button(key=f"merge_{mira.id}").click().run()
+    at.selectbox(key=key(at.selectbox, f"merge_into_{mira.id}_")).set_value(fafnir.id)
+    at.button(key=key(at.button, f"merge_{mira.id}_")).click().run()
     ok(at)
     assert mira.id not in {c.id for c in project.characters()}
     merged = next(c for c in project.characters() if c.id == fafnir.id)
     assert {m.text for m in mira.mentions} <= {m.text for m in merged.mentions}
     # and split her out again, from her mentions
     at.run()
-    theirs = [i for i, m in enumerate(merged.mentions) if m.text in {x.text for x in mira.mentions}]
-    at.multiselect(key=f"mentions_{fafnir.id}").set_value(theirs)
+    theirs = [f"{m.start}:{m.end}" for m in merged.mentions if m.text in {x.text for x in mira.mentions}]
+    at.multiselect(key=key(at.multiselect, f"mentions_{fafnir.id}_")).set_value(theirs)
     at.run()
-    at.text_input(key=f"split_name_{fafnir.id}").set_value("Mira")
-    at.button(key=f"split_{fafnir.id}").click().run()
+    at.text_input(key=key(at.text_input, f"split_name_{fafnir.id}_")).set_value("Mira")
+    at.button(key=key(at.button, f"split_{fafnir.id}_")).click().run()
     ok(at)
     names = {c.name: c for c in project.characters()}
     assert {m.text for m in names["Mira"].mentions} == {m.text for m in mira.mentions}
@@ -216,7 +223,7 @@ def test_not_a_character_and_add_by_hand(tale):
     project = Project(tale)
     mira = _char(project, "Mira")
     at = studio("characters")
-    at.button(key=f"reject_{mira.id}").click().run()
+    at.button(key=key(at.button, f"reject_{mira.id}_")).click().run()
     ok(at)
     assert "Mira" not in {c.name for c in project.characters()}
     at.text_input(key="add_name").set_value("Healer")
@@ -389,3 +396,62 @@ def test_settings_go_back_to_the_model_defaults_and_a_bad_value_stores_nothing(t
     at.button(key="save_settings").click().run()
     assert not at.exception and any("WIDTHxHEIGHT" in e.value for e in at.error)
     assert project.settings().get("size") is None and project.settings()["steps"] is None  # nothing stored
+
+
+def test_two_tabs_do_not_overwrite_each_other(tale):
+    project = Project(tale)
+    mira = _char(project, "Mira")
+    a, b = studio("characters"), studio("characters")
+    a.text_input(key=key(a.text_input, f"words_{mira.id}_")).set_value("old woman, green shawl")
+    a.button(key=key(a.button, f"save_{mira.id}_")).click().run()
+    ok(a)
+    # tab B still shows the old words; it changes only the negative words
+    b.text_input(key=key(b.text_input, f"neg_{mira.id}_")).set_value("young")
+    b.button(key=key(b.button, f"save_{mira.id}_")).click().run()
+    ok(b)
+    now = _char(project, "Mira")
+    assert (now.prompt, now.negative) == ("old woman, green shawl", "young")
+    # a narration saved from a page drawn before another tab merged its scene is refused, and nothing is lost
+    story_a, story_b = studio("story"), studio("story")
+    first = project.scenes()[0]
+    story_a.button(key=f"merge_{first.id}").click().run()
+    ok(story_a)
+    text = project.story_text()
+    narr = key(story_b.text_area, f"narration_{first.id}_")
+    story_b.text_area(key=narr).set_value("Prince Siegfried rode out at dawn.")
+    story_b.button(key=f"save_{first.id}").click().run()
+    assert any("changed since the page was drawn" in e.value for e in story_b.error)
+    assert project.story_text() == text
+
+
+def test_a_merged_character_shows_and_keeps_its_words(tale):
+    project = Project(tale)
+    fafnir, mira = _char(project, "Fafnir"), _char(project, "Mira")
+    project.update_character(fafnir.id, prompt="green scales, huge wings")
+    at = studio("characters")
+    at.selectbox(key=key(at.selectbox, f"merge_into_{fafnir.id}_")).set_value(mira.id)
+    at.button(key=key(at.button, f"merge_{fafnir.id}_")).click().run()
+    ok(at)
+    words = at.text_input(key=key(at.text_input, f"words_{mira.id}_"))
+    assert words.value == "green scales, huge wings"  # the card shows what was merged in
+    at.button(key=key(at.button, f"save_{mira.id}_")).click().run()
+    assert _char(project, "Mira").prompt == "green scales, huge wings"
+
+
+def test_mentions_are_chosen_by_what_they_are_and_a_move_needs_a_target(tale):
+    project = Project(tale)
+    sieg = _char(project, "Siegfried")
+    at = studio("characters")
+    target = sieg.mentions[1]
+    picker = key(at.multiselect, f"mentions_{sieg.id}_")
+    at.multiselect(key=picker).set_value([f"{target.start}:{target.end}"])
+    at.run()
+    at.button(key=key(at.button, f"move_{sieg.id}_")).click().run()  # no one chosen to move them to
+    assert any("choose the character to move" in e.value for e in at.error)
+    assert len(_char(project, "Siegfried").mentions) == len(sieg.mentions)
+    at.button(key=key(at.button, f"drop_{sieg.id}_")).click().run()
+    ok(at)
+    left = _char(project, "Siegfried").mentions
+    assert (target.start, target.end) not in {(m.start, m.end) for m in left} and len(left) == len(sieg.mentions) - 1
+    # the choice does not carry over to another mention
+    assert not at.multiselect(key=key(at.multiselect, f"mentions_{sieg.id}_")).value

@@ -41,4 +41,4 @@ class ImageBackend(ABC):
         """Make one PIL image per request, in order. Same request, same image."""
 
     def describe(self) -> str:
-        return f"{self.name} ({self.model_id})" if self.model_id else self.name
+        return f"{self.name} ({self.model_id})" if self.model_id and self.model_id != self.name else self.name

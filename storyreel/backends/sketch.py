@@ -58,7 +58,8 @@ class SketchBackend(ImageBackend):
         unit = max(8, min(w, h) // 18)
         pad = max(unit, int(w * 0.1))  # clear of what the Ken Burns motion crops
         big, small = font(int(unit * 2.2), bold=True), font(unit)
-        draw.text((pad, pad), f"Scene {req.scene}", font=big, fill=(255, 255, 255))
+        title = f"Scene {req.scene}" if req.scene else ", ".join(n for n, _ in req.characters) or "Portrait"
+        draw.text((pad, pad), title, font=big, fill=(255, 255, 255))
         draw.text((pad, pad + int(unit * 2.5)), f"seed {req.seed}", font=small, fill=(200, 200, 200))
         y = pad + int(unit * 4.2)
         names = ", ".join(n for n, _ in req.characters)

@@ -108,6 +108,8 @@ def apply_edit(characters: list[Character], op: str, args: dict[str, Any], text:
         else:
             dst.prompt = dst.prompt or src.prompt
             dst.negative = dst.negative or src.negative
+        dst.reference = dst.reference or src.reference  # its chosen picture and portrait seed go with it
+        dst.seed = dst.seed if dst.seed is not None else src.seed
         chars.remove(src)
     elif op == "move":
         start, end, words = args["mention"]

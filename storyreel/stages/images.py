@@ -105,7 +105,8 @@ def candidate_jobs(
 
 
 def pick_candidates(project: Project, current: dict[str, list[CandidateRow | None]]) -> dict[str, CandidateRow]:
-    """The picture each scene shows: the user's pick if any, else the first current candidate."""
+    """The picture each scene shows: the user's pick if any, else the first current candidate, else (the
+    settings changed since its pictures were made) its newest picture."""
     picks = project.picks()
     out: dict[str, CandidateRow] = {}
     for scene_id, rows in current.items():
@@ -116,6 +117,9 @@ def pick_candidates(project: Project, current: dict[str, list[CandidateRow | Non
                 out[scene_id] = row
                 continue
         first = next((r for r in rows if r is not None), None)
+        if first is None:
+            made = project.candidates(scene_id)
+            first = made[-1] if made else None
         if first is not None:
             if picked is None or picked[0] != first.id:
                 project.pick(scene_id, first.id, by="auto")

@@ -230,10 +230,12 @@ def render_video(
 ) -> RenderResult:
     """Render, or reuse the video an earlier render made from exactly these inputs (unless ``force``)."""
     width, height = settings.size
-    missing = [s.index + 1 for s in scenes if s.id not in picks]
+    missing = [str(s.index + 1) for s in scenes if s.id not in picks]
     if missing:
+        which = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
         raise RenderError(
-            f"scenes {missing} have no picture yet: generate them first (Generate all, or `storyreel generate`)"
+            f"scene{'s' if len(missing) > 1 else ''} {which} {'have' if len(missing) > 1 else 'has'} no picture yet: "
+            "generate them first (Generate all, or `storyreel generate`)"
         )
     output = Path(output)
     check_output(output)

@@ -316,6 +316,10 @@ class Project:
         """The user's scene merges and splits: {anchor (start of a sentence): "cut" | "join"}."""
         return {r["anchor"]: r["kind"] for r in self._query("SELECT anchor, kind FROM scene_breaks")}
 
+    def clear_scene_breaks(self) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM scene_breaks")
+
     def set_scene_break(self, anchor: str, kind: str) -> None:
         with self.tx() as db:
             db.execute(

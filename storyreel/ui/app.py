@@ -16,7 +16,8 @@ from storyreel.ui import common
 
 HERE = Path(__file__).parent
 
-st.set_page_config(page_title="storyreel studio", page_icon=":material/movie:", layout="wide")
+st.set_page_config(page_title="storyreel studio", page_icon=str(HERE / "icon.png"), layout="wide")
+st.logo(str(HERE / "logo.png"), size="large")
 
 
 def _choose(name: str | None) -> None:
@@ -33,7 +34,7 @@ def _sync_project() -> list[str]:
     names = [p.name for p in list_projects(common.root())]
     wanted = st.query_params.get("project") or st.session_state.get("project")
     if wanted and wanted not in names:
-        common.flash("warning", f"there is no project {wanted!r} in {common.root()}: choose one below")
+        common.flash("warning", f"there is no project {wanted!r} in {common.root()}: choose one in the sidebar")
         wanted = None
     _choose(wanted)
     return names
@@ -56,7 +57,6 @@ def _delete(name: str) -> None:
 
 def sidebar(names: list[str]) -> None:
     with st.sidebar:
-        st.markdown("### :material/movie: storyreel studio")
         current = common.project_name()
         if names:
             key = f"_project_select_{current}"

@@ -119,8 +119,12 @@ def flash(kind: str, message: str) -> None:
 
 
 def show_flash() -> None:
+    """Errors and warnings stay as boxes until the next action; a success is a toast that goes by itself."""
     for kind, message in st.session_state.pop("_flash", []):
-        {"error": st.error, "success": st.success, "warning": st.warning}.get(kind, st.info)(message)
+        if kind == "success":
+            st.toast(message, icon=":material/check_circle:")
+        else:
+            {"error": st.error, "warning": st.warning}.get(kind, st.info)(message)
 
 
 def run_action(fn: Callable[..., Any], *args: Any, done: str | None = None, **kwargs: Any) -> bool:
@@ -167,9 +171,29 @@ def action(fn: Callable[..., Any], *args: Any, done: str | None = None, whole_pa
     return callback
 
 
+def paged(items: list, per_page: int, key: str, noun: str = "scenes") -> list:
+    """A page of a long list (a long story has hundreds of scenes: drawing all of them makes every click slow)."""
+    if len(items) <= per_page:
+        return items
+    starts = list(range(0, len(items), per_page))
+    start = st.selectbox(
+        f"Show {noun}", starts, key=key,
+        format_func=lambda i: f"{noun} {i + 1}–{min(i + per_page, len(items))} of {len(items)}",
+    )  # fmt: skip
+    return items[start : start + per_page]
+
+
 # characters ---------------------------------------------------------------------------------------------------
-def colours(characters: list[Character]) -> dict[str, str]:
-    return {c.id: PALETTE[i % len(PALETTE)] for i, c in enumerate(characters)}
+def colours(project: Project, characters: list[Character]) -> dict[str, str]:
+    """Each character's colour, kept by the project: a merge or a new character never recolours the others."""
+    kept: dict[str, int] = project.settings().get("colours") or {}
+    new = [c.id for c in characters if c.id not in kept]
+    if new:
+        used = {kept[c.id] for c in characters if c.id in kept}
+        free = (i for i in range(10_000) if i not in used)
+        kept = {**kept, **{cid: next(free) for cid in new}}
+        project.set_settings(colours=kept)
+    return {c.id: PALETTE[kept[c.id] % len(PALETTE)] for c in characters}
 
 
 def swatch(colour: str) -> str:
@@ -262,13 +286,14 @@ def progress_panel(scene_names: dict[str, str] | None = None, every: float = 1.0
             st.caption("Nothing queued." + (" **Generate all** makes every scene's candidates." if "candidate" in kinds
                                               else ""))  # fmt: skip
         else:
-            label = f"{p.done} of {p.total} {noun}"
+            dropped = [(sum(getattr(t, w) for t in p.targets.values()), w) for w in ("failed", "cancelled")]
+            label = f"{made} of {p.total} {noun} made" + "".join(f", {n} {w}" for n, w in dropped if n)
             if p.busy:
                 label += f" · {p.per_second:.2f} images/s" if p.per_second else " · starting"
                 if p.seconds_left is not None:
                     label += f" · about {_duration(p.seconds_left)} left"
             else:
-                label += " · finished" + (f" at {p.per_second:.2f} images/s" if p.per_second else "")
+                label += " · finished" + (f", {p.per_second:.2f} images/s" if p.per_second else "")
             st.progress(min(1.0, (p.done + p.running_fraction) / max(1, p.total)), text=label)
             rows = []
             for target, t in p.targets.items():
@@ -277,18 +302,19 @@ def progress_panel(scene_names: dict[str, str] | None = None, every: float = 1.0
                                   (t.done, "done"), (t.failed, "failed"), (t.cancelled, "cancelled")) if n)  # fmt: skip
                 rows.append((name, state, t.errors[0] if t.errors else ""))
             if any(t.busy or t.failed for t in p.targets.values()):
-                with st.expander("Per scene", expanded=any(t.failed for t in p.targets.values())):
+                with st.expander("Per scene" if "candidate" in kinds else "Per character", expanded=any(t.failed for t in p.targets.values())):
                     for name, state, error in rows:
                         st.markdown(f"**{html.escape(name)}** · {state}" + (f"  \n:red[{html.escape(error)}]" if error else ""))
         # new pictures: rerun the page so they show (at most every two seconds)
         import time
 
-        seen = st.session_state.get("_made_seen")
-        st.session_state["_made_seen"] = made
+        mark = f"_made_seen_{'-'.join(kinds)}"
+        seen = st.session_state.get(mark)
+        st.session_state[mark] = made
         if seen is not None and made != seen and time.time() - st.session_state.get("_last_app_rerun", 0) > 2:
             st.session_state["_last_app_rerun"] = time.time()
             st.rerun(scope="app")
         elif seen is not None and made != seen:
-            st.session_state["_made_seen"] = seen  # not shown yet: try again on the next tick
+            st.session_state[mark] = seen  # not shown yet: try again on the next tick
 
     panel()

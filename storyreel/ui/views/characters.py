@@ -12,18 +12,22 @@ from storyreel.ui import common
 
 
 def _mention_label(m, text: str) -> str:
-    before = " ".join(text[max(0, m.start - 30) : m.start].split()[-4:])
-    after = " ".join(text[m.end : m.end + 30].split()[:4])
-    return f"“{m.text}” · …{before} **{m.text}** {after}…"
+    before = " ".join(text[max(0, m.start - 40) : m.start].split()[-5:])
+    after = " ".join(text[m.end : m.end + 40].split()[:5])
+    return f"“{m.text}”  ·  …{before} [{m.text}] {after}…"
 
 
-def save_words(project, cid: str, name: str, words: str, negative: str, seed: int) -> None:
-    """Store what changed (only the words the user changed become the user's, kept over the finder's)."""
+def save_words(project, cid: str, shown: dict, name: str, words: str, negative: str, seed: int) -> None:
+    """Store what the user changed on the card (compared with what the card showed, so an edit made meanwhile
+    in another tab is not overwritten); the words changed become the user's, kept over the finder's."""
     if not name.strip():
         raise InputError("a character needs a name")
-    now = pipeline.find_character(project, cid)
     new = {"name": name.strip(), "prompt": words.strip(), "negative": negative.strip(), "seed": int(seed)}
-    changed = {k: v for k, v in new.items() if getattr(now, k) != v}
+    changed = {k: v for k, v in new.items() if shown[k] != v}
+    if "name" in changed:
+        taken = {c.name.lower(): c.id for c in project.characters() if c.id != cid}
+        if changed["name"].lower() in taken:
+            raise InputError(f"another character is called {changed['name']}: merge the two, or choose another name")
     if changed:
         project.update_character(cid, **changed)
 
@@ -32,10 +36,19 @@ def choose_reference(project, cid: str, media: str | None) -> None:
     project.update_character(cid, reference=media)
 
 
+def _spans(keys: list[str] | None, ch) -> list[tuple[int, int, str]]:
+    chosen = set(keys or [])
+    return [(m.start, m.end, m.text) for m in ch.mentions if f"{m.start}:{m.end}" in chosen]
+
+
 def character_card(project, ch, everyone, colour: dict, opts: dict, in_scenes: list[int], text: str) -> None:
     others = [c for c in everyone if c.id != ch.id]
-    title = f"{ch.name} · {len(ch.mentions)} mentions"
-    with st.expander(title, expanded=len(everyone) <= 3):
+    plural = "mention" if len(ch.mentions) == 1 else "mentions"
+    seed = ch.seed if ch.seed is not None else pipeline.portrait_seed(ch.id)
+    shown = {"name": ch.name, "prompt": ch.prompt, "negative": ch.negative, "seed": seed}
+    # keys carry what the card shows, so a change made elsewhere (a merge, another tab) redraws the fields
+    k = f"{ch.id}_{edit.digest(shown, [(m.start, m.end) for m in ch.mentions])}"
+    with st.expander(f"{ch.name} · {len(ch.mentions)} {plural}"):
         st.markdown(
             f"{common.swatch(colour[ch.id])} **{ch.name}** · id `{ch.id}` · "
             + (f"in scenes {', '.join(map(str, in_scenes))}" if in_scenes else ":orange[appears in no scene]"),
@@ -43,28 +56,25 @@ def character_card(project, ch, everyone, colour: dict, opts: dict, in_scenes: l
         )
         left, right = st.columns([3, 2])
         with left:
-            k = f"{ch.id}"
             st.text_input("Name", value=ch.name, key=f"name_{k}")
             st.text_input("Prompt words", value=ch.prompt, key=f"words_{k}",
                           placeholder="grey hair, silver armor, young knight",
                           help="Put into the prompt of every scene this character is in.")  # fmt: skip
             st.text_input("Negative words", value=ch.negative, key=f"neg_{k}",
                           help="Put into the negative prompt of its scenes.")  # fmt: skip
-            seed = ch.seed if ch.seed is not None else pipeline.portrait_seed(ch.id)
             st.number_input("Portrait seed", value=seed, min_value=0, max_value=2**31 - 1, step=1, key=f"seed_{k}",
                             help="Fixed, so the preview changes only when the words do.")  # fmt: skip
             st.button("Save", key=f"save_{k}", type="primary", on_click=common.action(
-                save_words, ch.id, common.Value(f"name_{k}"), common.Value(f"words_{k}"), common.Value(f"neg_{k}"),
-                common.Value(f"seed_{k}"), done=f"{ch.name}: saved"))  # fmt: skip
+                save_words, ch.id, shown, common.Value(f"name_{k}"), common.Value(f"words_{k}"),
+                common.Value(f"neg_{k}"), common.Value(f"seed_{k}"), done="saved"))  # fmt: skip
 
             st.markdown("**Mentions**")
-            shown = ", ".join(dict.fromkeys(m.text for m in ch.mentions))
-            st.caption(shown if len(shown) < 300 else shown[:300] + "…")
-            labels = {i: _mention_label(m, text) for i, m in enumerate(ch.mentions)}
-            st.multiselect("Mentions to act on", list(labels), format_func=lambda i: labels[i].split(" · ")[0] +
-                           f" ({ch.mentions[i].start})", key=f"mentions_{k}", placeholder="choose mentions")  # fmt: skip
-            chosen = [(m.start, m.end, m.text) for i, m in enumerate(ch.mentions)
-                      if i in (st.session_state.get(f"mentions_{k}") or [])]  # fmt: skip
+            listed = ", ".join(dict.fromkeys(m.text for m in ch.mentions))
+            st.caption(listed if len(listed) < 300 else listed[:300] + "…")
+            labels = {f"{m.start}:{m.end}": _mention_label(m, text) for m in ch.mentions}
+            st.multiselect("Mentions to act on", list(labels), format_func=labels.get, key=f"mentions_{k}",
+                           placeholder="choose mentions")  # fmt: skip
+            chosen = _spans(st.session_state.get(f"mentions_{k}"), ch)
             a, b = st.columns(2)
             targets = {c.id: c.name for c in others}
             a.selectbox("Move them to", list(targets), format_func=targets.get, key=f"move_to_{k}", index=None,
@@ -72,7 +82,7 @@ def character_card(project, ch, everyone, colour: dict, opts: dict, in_scenes: l
             a.button("Move", key=f"move_{k}", disabled=not chosen or not targets, on_click=common.action(
                 edit.move_mentions, chosen, common.Value(f"move_to_{k}"), done="mentions moved"))  # fmt: skip
             a.button("Drop them (nobody)", key=f"drop_{k}", disabled=not chosen,
-                     on_click=common.action(edit.move_mentions, chosen, None, done="mentions dropped"))  # fmt: skip
+                     on_click=common.action(edit.drop_mentions, chosen, done="mentions dropped"))  # fmt: skip
             b.text_input("New character from them", key=f"split_name_{k}", placeholder="its name")
             b.button("Split off", key=f"split_{k}", disabled=not chosen, on_click=common.action(
                 edit.split_character, ch.id, chosen, common.Value(f"split_name_{k}"), done="character split"))  # fmt: skip
@@ -105,13 +115,14 @@ def portraits(project, ch, opts: dict) -> None:
     busy = [j for j in queue.jobs(project, kind="portrait") if j.target == ch.id and j.state in ("queued", "running")]
     if busy:
         st.caption(f"{len(busy)} portraits being made…")
-    cols = st.columns(4)
+    cols = st.columns(2)
     for i, row in enumerate(rows):
-        with cols[i % 4]:
+        with cols[i % 2]:
             st.image(str(project.media.thumbnail(row.media)), caption=f"seed {row.seed}", width="stretch")
             chosen = ch.reference == row.media
-            st.button("✓ Reference" if chosen else "Use as reference", key=f"ref_{ch.id}_{row.id}", disabled=chosen,
-                      on_click=common.action(choose_reference, ch.id, row.media, done=f"{ch.name}: reference chosen"))  # fmt: skip
+            st.button("Reference" if chosen else "Use as reference", key=f"ref_{ch.id}_{row.id}", disabled=chosen,
+                      icon=":material/check_circle:" if chosen else None, on_click=common.action(
+                          choose_reference, ch.id, row.media, done=f"{ch.name}: reference chosen"))  # fmt: skip
 
 
 def add_by_hand() -> None:
@@ -127,7 +138,7 @@ def body(project) -> None:
     opts = common.options(project)
     text = project.story_text() or ""
     chars = project.characters()
-    colour = common.colours(chars)
+    colour = common.colours(project, chars)
     scenes = project.scenes()
     common.progress_panel({c.id: c.name for c in chars}, kinds=("portrait",), noun="portraits")
     if not chars:

@@ -29,6 +29,10 @@ def save(project, backend: str, model: str, candidates: int, steps: int | None, 
     given = dict(backend=backend, model=model.strip() or None, candidates=int(candidates), steps=steps,
                  guidance=guidance, size=size.strip() or None, seed=int(seed), style=style, negative=negative)  # fmt: skip
     trial = {**common.options(project), **given}
+    if trial["model"] and trial["backend"] == "auto":  # a model asked for by name must be there, even for auto
+        from storyreel.backends.diffusers_local import locate
+
+        locate(trial["model"])
     pipeline.image_settings(pipeline.choose_backend(trial["backend"], trial["model"]), trial)
     with project.tx():  # all or nothing
         common.save_options(project, **{k: v for k, v in given.items() if v is not None})

@@ -46,7 +46,7 @@ def new_project_form() -> None:
     with st.form("new_project"):
         st.text_input("Project name", placeholder="the-dragon-of-the-mountain", key="new_name")
         st.text_area("Story", height=260, placeholder=PLACEHOLDER, key="new_text")
-        st.file_uploader("…or upload a story file (.txt or .md, at most 1 MB)", type=["txt", "md"],
+        st.file_uploader("…or upload a story file (.txt or .md, up to 100,000 characters)", type=["txt", "md"],
                          max_upload_size=1, key="new_upload")  # fmt: skip
         st.form_submit_button("Create project", type="primary", on_click=lambda: common.run_action(
             create, done="project created: check its scenes below, then its characters"))  # fmt: skip
@@ -62,7 +62,7 @@ def story_editor(project, opts: dict) -> None:
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     with st.expander("The story", expanded=not project.scenes()):
         st.text_area("Story", value=text, height=320, key=f"story_{digest}", label_visibility="collapsed")
-        st.file_uploader("Replace it with a file (.txt or .md, at most 1 MB)", type=["txt", "md"], max_upload_size=1,
+        st.file_uploader("Replace it with a file (.txt or .md, up to 100,000 characters)", type=["txt", "md"], max_upload_size=1,
                          key=f"upload_{digest}")
         left, right = st.columns(2)
         auto = left.radio("Scenes", ["Automatic", "Exactly"], horizontal=True,
@@ -80,7 +80,9 @@ def split(project, upload, text: str) -> None:
     story = _uploaded_text(upload) or text
     exact = st.session_state.get("scene_mode") == "Exactly"
     scenes = int(st.session_state.get("scene_count") or 10) if exact else None
-    edit.set_story(project, story, {**common.options(project), "scenes": scenes})
+    if exact and project.scene_breaks():
+        common.flash("info", "your own merges and splits were cleared, to make exactly the number asked for")
+    edit.set_story(project, story, {**common.options(project), "scenes": scenes}, clear_breaks=exact)
     project.set_settings(scenes=scenes)  # remembered once it worked
 
 
@@ -90,11 +92,12 @@ def scene_list(project, opts: dict) -> None:
         return
     chars = project.characters()
     names = {c.id: c.name for c in chars}
-    colour = common.colours(chars)
+    colour = common.colours(project, chars)
     text = project.story_text() or ""
     sentences = _sentences(text)
     st.subheader(f"{len(scenes)} scenes")
-    for i, s in enumerate(scenes):
+    for s in common.paged(scenes, 40, "story_page"):
+        i = s.index
         with st.container(border=True):
             head, body = st.columns([1, 12])
             head.markdown(f"### {i + 1}")
@@ -105,15 +108,16 @@ def scene_list(project, opts: dict) -> None:
                 body.markdown(who, unsafe_allow_html=True)
             a, b, c = body.columns(3)
             a.button("Save narration", key=f"save_{s.id}", on_click=common.action(
-                edit.edit_narration, s.id, common.Value(key), opts, done=f"scene {i + 1}'s narration saved"))  # fmt: skip
+                edit.edit_narration, s.id, common.Value(key), opts, s.text, done=f"scene {i + 1}'s narration saved"))  # fmt: skip
             b.button("Merge with next", key=f"merge_{s.id}", disabled=i + 1 == len(scenes),
                      on_click=common.action(edit.merge_with_next, s.id, opts, done=f"scenes {i + 1} and {i + 2} merged"))  # fmt: skip
             inside = [(start, t) for start, t in sentences if s.start <= start < s.end]
             with c.popover("Split…", disabled=len(inside) < 2):
                 labels = {start: t[:80] for start, t in inside[1:]}
-                st.selectbox("Start a new scene at", list(labels), format_func=labels.get, key=f"split_at_{s.id}")
+                skey = f"split_at_{s.id}_{edit.digest(list(labels))}"
+                st.selectbox("Start a new scene at", list(labels), format_func=labels.get, key=skey)
                 st.button("Split here", key=f"split_{s.id}", on_click=common.action(
-                    edit.split_scene, s.id, common.Value(f"split_at_{s.id}"), opts, done=f"scene {i + 1} split"))  # fmt: skip
+                    edit.split_scene, s.id, common.Value(skey), opts, done=f"scene {i + 1} split"))  # fmt: skip
 
 
 def body(project) -> None:

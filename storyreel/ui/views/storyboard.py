@@ -19,7 +19,7 @@ COLUMNS = 4
 
 @st.dialog("Candidate", width="large")
 def bigger(path: str, caption: str, prompt: str) -> None:
-    st.image(path, caption=caption, width="stretch")
+    st.image(path, caption=caption)
     st.caption(prompt)
 
 
@@ -44,7 +44,7 @@ def scene_fragment(scene_id: str, opts: dict, backend, settings) -> None:
             st.rerun(scope="app")
         with common.guard():
             chars = project.characters()
-            ctx = {"chars": chars, "colour": common.colours(chars), "opts": opts, "backend": backend,
+            ctx = {"chars": chars, "colour": common.colours(project, chars), "opts": opts, "backend": backend,
                    "settings": settings, "status": queue.progress(project).targets, "picks": project.picks()}  # fmt: skip
             scene_card(project, scene, ctx)
     finally:
@@ -87,16 +87,18 @@ def scene_card(project, s, ctx: dict) -> None:
                 st.caption(":material/hourglass_top: " + " · ".join(parts))
                 for e in status.errors:
                     st.error(e)
-            if not made:
-                st.caption("No candidates for this prompt yet: **Regenerate** (or **Generate all**) makes them.")
-            elif user_pick is None:
-                st.caption("No pick yet: the video shows its first candidate (marked *In the video*).")
-            grid(project, s, made, user_pick if user_pick is not None else made[0].id if made else None,
-                 user_pick is not None)  # fmt: skip
             older = [r for r in project.candidates(s.id) if r.id not in {m.id for m in made}]
-            if older:
-                with st.expander(f"Earlier candidates ({len(older)}), from earlier prompts or settings"):
-                    grid(project, s, older, user_pick, True, prefix="old")
+            shown = user_pick if user_pick is not None else made[0].id if made else older[-1].id if older else None
+            if not made:
+                st.caption("No candidates for this prompt yet: **Regenerate** (or **Generate all**) makes them."
+                           + (" Until then the video shows the newest earlier one." if older and user_pick is None
+                              else ""))  # fmt: skip
+            elif user_pick is None:
+                st.caption("No pick yet: the video shows its first candidate (framed in grey).")
+            grid(project, s, made, shown, user_pick is not None)
+            if older and st.toggle(f"Earlier candidates ({len(older)}), from earlier prompts or settings",
+                                   key=f"older_{s.id}", value=shown in {r.id for r in older}):  # fmt: skip
+                grid(project, s, older, shown, user_pick is not None, prefix="old")
 
 
 def editor(project, s, chars, opts: dict) -> None:
@@ -107,7 +109,7 @@ def editor(project, s, chars, opts: dict) -> None:
         nkey = f"narr_{s.id}_{hashlib.sha256(s.text.encode()).hexdigest()[:8]}"
         st.text_area("Narration", value=s.text, key=nkey, height=80)
         st.button("Save narration", key=f"save_narr_{s.id}", on_click=common.action(
-            edit.edit_narration, s.id, common.Value(nkey), opts, done=f"scene {s.index + 1}: narration saved",
+            edit.edit_narration, s.id, common.Value(nkey), opts, s.text, done=f"scene {s.index + 1}: narration saved",
             whole_page=True))  # fmt: skip
         names = {c.id: c.name for c in chars}
         ckey = f"cast_{s.id}_{'-'.join(s.characters)}"
@@ -187,8 +189,8 @@ def body(project) -> None:
     top[1].button("Cancel all", key="cancel_all", on_click=common.action(lambda p: queue.cancel(p), done="cancelled"))
     top[2].caption(f"{backend.describe()} · {settings.candidates} candidates a scene · {settings.width}x"
                    f"{settings.height} · {settings.steps} steps · guidance {settings.guidance}")  # fmt: skip
-    common.progress_panel({s.id: f"Scene {s.index + 1}" for s in scenes})
-    for s in scenes:
+    common.progress_panel({s.id: f"Scene {s.index + 1}" for s in scenes}, kinds=("candidate",))
+    for s in common.paged(scenes, 12, "storyboard_page"):
         scene_fragment(s.id, opts, backend, settings)
 
 

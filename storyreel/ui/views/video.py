@@ -15,33 +15,39 @@ from storyreel.ui import common
 OUTPUT = "video.mp4"
 
 
-def save_video_options(project) -> None:
-    ss = st.session_state
-    common.save_options(project, aspect=ss["v_aspect"], voice=ss["v_voice"], speed=int(ss["v_speed"]),
-                        motion=float(ss["v_motion"]), captions=bool(ss["v_captions"]),
-                        caption_size=float(ss["v_caption_size"]), transitions=bool(ss["v_transitions"]),
-                        music_volume=float(ss["v_music_volume"]))  # fmt: skip
+def save_option(project, name: str, value) -> None:
+    """Each change is kept at once (checked first), so Render always uses what the page shows."""
+    before = common.options(project)
+    common.save_options(project, **{name: value})
+    if name == "aspect" and value != before["aspect"] and project.candidates():
+        common.flash("warning", f"pictures are made in the video's shape: **Generate all** on the Storyboard makes "
+                     f"{value} ones; until then the video uses the pictures there are, cropped")  # fmt: skip
 
 
 def video_options(project, opts: dict) -> None:
-    with st.form("video_options"):
-        a, b = st.columns(2)
-        a.selectbox("Aspect", list(ASPECTS), index=list(ASPECTS).index(opts["aspect"]), key="v_aspect",
-                    help="9:16 for TikTok, Reels and Shorts; 16:9 for YouTube; 1:1 for a feed.")  # fmt: skip
+    d = edit.digest(opts)  # a change made elsewhere (another tab) redraws the fields
+
+    def widget(kind, label: str, name: str, *args, **kwargs):
+        key = f"v_{name}_{d}"
+        return kind(label, *args, key=key, on_change=common.action(save_option, name, common.Value(key)), **kwargs)
+
+    a, b = st.columns(2)
+    with a:
+        widget(st.selectbox, "Aspect", "aspect", list(ASPECTS), index=list(ASPECTS).index(opts["aspect"]),
+               help="9:16 for TikTok, Reels and Shorts; 16:9 for YouTube; 1:1 for a feed.")  # fmt: skip
+        widget(st.slider, "Speed (words a minute)", "speed", 80, 300, int(opts.get("speed") or 165), step=5)
+        widget(st.checkbox, "Captions", "captions", value=bool(opts.get("captions", True)))
+        widget(st.slider, "Caption size", "caption_size", 0.5, 2.0, float(opts.get("caption_size") or 1.0), step=0.1)
+    with b:
         voices = list(VOICES)
         current = opts.get("voice") or voices[0]
         if current not in voices:
             voices.append(current)
-        b.selectbox("Voice", voices, index=voices.index(current), format_func=lambda v: VOICES.get(v, v), key="v_voice")
-        a.slider("Speed (words a minute)", 80, 300, int(opts.get("speed") or 165), step=5, key="v_speed")
-        b.slider("Motion", 0.0, 2.0, float(opts.get("motion", 1.0)), step=0.25, key="v_motion",
-                 help="How far each picture zooms or pans: 0 still, 1 gentle, 2 strong.")  # fmt: skip
-        a.checkbox("Captions", value=bool(opts.get("captions", True)), key="v_captions")
-        a.slider("Caption size", 0.5, 2.0, float(opts.get("caption_size") or 1.0), step=0.1, key="v_caption_size")
-        b.checkbox("Crossfades between scenes", value=bool(opts.get("transitions", True)), key="v_transitions")
-        b.slider("Music volume", 0.0, 1.0, float(opts.get("music_volume") or 0.3), step=0.05, key="v_music_volume")
-        st.form_submit_button("Save", key="save_video", on_click=common.action(save_video_options,
-                              done="video settings saved"))  # fmt: skip
+        widget(st.selectbox, "Voice", "voice", voices, index=voices.index(current), format_func=lambda v: VOICES.get(v, v))
+        widget(st.slider, "Motion", "motion", 0.0, 2.0, float(opts.get("motion", 1.0)), step=0.25,
+               help="How far each picture zooms or pans: 0 still, 1 gentle, 2 strong.")  # fmt: skip
+        widget(st.checkbox, "Crossfades between scenes", "transitions", value=bool(opts.get("transitions", True)))
+        widget(st.slider, "Music volume", "music_volume", 0.0, 1.0, float(opts.get("music_volume") or 0.3), step=0.05)
     music_picker(project, opts)
 
 
@@ -52,11 +58,17 @@ def music_picker(project, opts: dict) -> None:
         st.audio(pipeline.music_path(project, music))
         st.button("Remove music", key="remove_music", on_click=common.action(edit.set_music, None, None,
                                                                             done="music removed"))  # fmt: skip
+    key = f"music_up_{st.session_state.get('_music_uploads', 0)}"  # a new box once a file is used
     up = st.file_uploader("Music under the voice (an audio file, at most 50 MB)",
-                          type=["mp3", "wav", "ogg", "m4a", "aac", "flac", "opus"], max_upload_size=50, key="music_up")  # fmt: skip
+                          type=["mp3", "wav", "ogg", "m4a", "aac", "flac", "opus"], max_upload_size=50, key=key)  # fmt: skip
     if up is not None:
-        st.button("Use this music", key="use_music", on_click=common.action(
-            lambda p, f: edit.set_music(p, f.getvalue(), f.name), common.Value("music_up"), done=f"music: {up.name}"))  # fmt: skip
+        st.button("Use this music", key="use_music", on_click=common.action(use_music, common.Value(key)))
+
+
+def use_music(project, upload) -> None:
+    edit.set_music(project, upload.getvalue(), upload.name)
+    st.session_state["_music_uploads"] = st.session_state.get("_music_uploads", 0) + 1
+    common.flash("success", f"music: {upload.name}")
 
 
 def render_panel(project, opts: dict) -> None:
@@ -113,7 +125,9 @@ def player(project) -> None:
     st.subheader("The video")
     cols = st.columns([2, 3])
     with cols[0]:
-        st.video(str(path))
+        job = queue.latest(project, "render")
+        tall = job is None or job.spec.get("options", {}).get("aspect", "9:16") == "9:16"
+        st.video(str(path), width=340 if tall else "stretch")  # a phone's shape fits the window
     with cols[1]:
         st.caption(f"Rendered {made} · {path.stat().st_size / 1e6:.1f} MB")
         name = project.path.name
