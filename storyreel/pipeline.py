@@ -108,11 +108,16 @@ def _quiet(*_: Any) -> None:
     pass
 
 
-def resolve(project: Project, options: Options) -> dict[str, Any]:
-    """The options in force: given now > remembered by the project > defaults. Remembers what was given."""
-    given = {k: v for k, v in vars(options).items() if v is not None}
+def in_force(project: Project, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The options in force, unchecked and unwritten: given now > remembered by the project > defaults."""
     stored = project.settings()
-    merged = {**DEFAULTS, **{k: v for k, v in stored.items() if k in REMEMBERED}, **given}
+    return {**DEFAULTS, **{k: v for k, v in stored.items() if k in REMEMBERED}, **(given or {})}
+
+
+def resolve(project: Project, options: Options) -> dict[str, Any]:
+    """The options in force, checked; remembers what was given (and the seed, chosen once)."""
+    given = {k: v for k, v in vars(options).items() if v is not None}
+    merged = in_force(project, given)
     if "tts" not in given and str(given.get("voice", "")).endswith(".onnx"):
         merged["tts"] = "piper"  # a Piper voice file says which engine speaks it
     if merged.get("seed") is None:
@@ -222,7 +227,7 @@ def queue_candidates(project: Project, opts: dict[str, Any], scenes: list[Scene]
     characters = project.characters()
     prompts = prompts_for(project, scenes, characters, opts, log)
     settings = image_settings(backend, opts)
-    jobs = candidate_jobs(project, backend, scenes, prompts, characters, settings, priority)
+    jobs = candidate_jobs(backend, scenes, prompts, characters, settings, priority)
     return queue.enqueue(project, jobs, fresh)
 
 
@@ -275,12 +280,8 @@ def queue_portraits(project: Project, opts: dict[str, Any], character_id: str, n
         raise InputError(f"ask for 1 to 16 portraits, not {n}")
     found = find_character(project, character_id)
     backend = choose_backend(opts["backend"], opts.get("model"), log)
-    jobs = [
-        j for j in image_jobs("portrait", found.id, backend, portrait_requests(project, opts, found, backend, n),
-                              priority)  # fmt: skip
-        if project.portrait_for(found.id, j.input_key) is None
-    ]
-    return queue.enqueue(project, jobs)
+    return queue.enqueue(project, image_jobs("portrait", found.id, backend,
+                                             portrait_requests(project, opts, found, backend, n), priority))  # fmt: skip
 
 
 def current_portraits(project: Project, opts: dict[str, Any], character: Character,

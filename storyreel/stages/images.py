@@ -88,20 +88,18 @@ def image_jobs(kind: str, target: str, backend: ImageBackend, requests: list[Ima
 
 
 def candidate_jobs(
-    project: Project, backend: ImageBackend, scenes: list[Scene], prompts: dict[str, Prompt],
-    characters: list[Character], settings: ImageSettings, priority: int = 0,
+    backend: ImageBackend, scenes: list[Scene], prompts: dict[str, Prompt], characters: list[Character],
+    settings: ImageSettings, priority: int = 0,
 ) -> list[NewJob]:  # fmt: skip
-    """Jobs for the candidates the scenes lack (locked scenes make nothing)."""
+    """Jobs for the scenes' candidates (locked scenes make nothing); the queue skips what is made."""
     chars = {c.id: c for c in characters}
-    out = []
-    for scene in scenes:
-        if scene.locked:
-            continue
+    return [
+        job
+        for scene in scenes
+        if not scene.locked
         for job in image_jobs("candidate", scene.id, backend, requests_for(scene, prompts[scene.id], chars, settings),
-                              priority):  # fmt: skip
-            if project.candidate_for(scene.id, job.input_key) is None:
-                out.append(job)
-    return out
+                              priority)  # fmt: skip
+    ]
 
 
 def pick_candidates(project: Project, current: dict[str, list[CandidateRow | None]]) -> dict[str, CandidateRow]:

@@ -103,9 +103,9 @@ def _output_exists(db: sqlite3.Connection, job: NewJob) -> bool:
 
 
 def enqueue(project: Project, jobs: list[NewJob], fresh: list[int] | None = None) -> list[int]:
-    """Queue jobs and return their ids. What is queued, running or made already is left as it is (a running job
-    that was being cancelled is wanted again); a failed or cancelled job (or a done one whose output is gone) is
-    queued again. ``fresh`` receives the ids this call queued (new, or queued again)."""
+    """Queue jobs and return their ids. What is made already is not queued; what is queued or running is left
+    as it is (a running job that was being cancelled is wanted again); a failed or cancelled job (or a done one
+    whose output is gone) is queued again. ``fresh`` receives the ids this call queued (new, or again)."""
     ids = []
     now = time.time()
     with project.tx() as db:
@@ -114,6 +114,8 @@ def enqueue(project: Project, jobs: list[NewJob], fresh: list[int] | None = None
                 "SELECT id, state FROM jobs WHERE kind = ? AND target = ? AND input_key = ?",
                 (j.kind, j.target, j.input_key),
             ).fetchone()
+            if row is None and _output_exists(db, j):
+                continue  # made before the queue knew of it
             if row is None:
                 cur = db.execute(
                     "INSERT INTO jobs (kind, target, input_key, batch, slot, spec, priority, created_at) "

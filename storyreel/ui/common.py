@@ -19,7 +19,7 @@ from typing import Any
 import streamlit as st
 
 from ..errors import StoryreelError
-from ..pipeline import DEFAULTS, REMEMBERED, Options, resolve
+from ..pipeline import Options, in_force, resolve
 from ..store.db import Project
 from ..types import Character
 
@@ -102,10 +102,8 @@ def guard() -> Iterator[None]:
 
 def options(project: Project) -> dict[str, Any]:
     """The options in force for this project (what it remembers, else the defaults); nothing is written."""
-    stored = project.settings()
-    if stored.get("seed") is None:  # chosen once, then kept
-        return resolve(project, Options())
-    return {**DEFAULTS, **{k: v for k, v in stored.items() if k in REMEMBERED}}
+    merged = in_force(project)
+    return resolve(project, Options()) if merged.get("seed") is None else merged  # the seed is chosen once
 
 
 def save_options(project: Project, **given: Any) -> dict[str, Any]:
