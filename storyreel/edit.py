@@ -316,15 +316,21 @@ def create_project(root: Path, name: str, text: str, opts_given: dict[str, Any])
     from .pipeline import Options, resolve
 
     path = project_path(root, name)
-    if path.exists():
-        raise InputError(f"a project named {name!r} exists already: choose another name")
     check_text(text)
-    project = Project(path)
     try:
-        opts = resolve(project, Options(**opts_given))
-        set_story(project, text, opts)
+        root.mkdir(parents=True, exist_ok=True)
+        path.mkdir()  # ours alone from here: a second tab creating the same name gets FileExistsError
+    except FileExistsError:
+        raise InputError(f"a project named {name!r} exists already: choose another name") from None
+    except OSError as err:
+        raise StoreError(f"cannot create {path}: {err.strerror}") from None
+    project = None
+    try:
+        project = Project(path)
+        set_story(project, text, resolve(project, Options(**opts_given)))
     except BaseException:
-        project.close()
+        if project is not None:
+            project.close()
         shutil.rmtree(path, ignore_errors=True)
         raise
     return project
@@ -339,7 +345,12 @@ def duplicate_project(root: Path, name: str, new_name: str) -> Path:
     if not (src / "project.db").exists():
         raise InputError(f"there is no project {name!r}")
     try:
-        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("project.db*", ".render-*", ".tmp-*"))
+        dst.mkdir()  # ours alone from here
+    except FileExistsError:
+        raise InputError(f"a project named {new_name!r} exists already: choose another name") from None
+    try:
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("project.db*", ".render-*", ".tmp-*", ".upload-*"),
+                        dirs_exist_ok=True)  # fmt: skip
         with sqlite3.connect(src / "project.db") as a, sqlite3.connect(dst / "project.db") as b:
             a.backup(b)
             b.execute("UPDATE jobs SET state = 'queued', worker = NULL, heartbeat = NULL WHERE state = 'running'")

@@ -188,7 +188,7 @@ def body(project) -> None:
                                          done="queued: the worker is making them"))  # fmt: skip
     top[1].button("Cancel all", key="cancel_all", on_click=common.action(lambda p: queue.cancel(p), done="cancelled"))
     top[2].caption(f"{backend.describe()} · {settings.candidates} candidates a scene · {settings.width}x"
-                   f"{settings.height} · {settings.steps} steps · guidance {settings.guidance}")  # fmt: skip
+                   f"{settings.height} · {settings.steps} step{'s' if settings.steps != 1 else ''} · guidance {settings.guidance}")  # fmt: skip
     common.progress_panel({s.id: f"Scene {s.index + 1}" for s in scenes}, kinds=("candidate",))
     for s in common.paged(scenes, 12, "storyboard_page"):
         scene_fragment(s.id, opts, backend, settings)
