@@ -55,8 +55,11 @@ def _delete(name: str) -> None:
         _choose(None)
 
 
-def sidebar(names: list[str]) -> None:
+def sidebar(names: list[str], story_page) -> None:
     with st.sidebar:
+        if st.button("New project", icon=":material/add:", key="_new", help="From a pasted or uploaded story"):
+            _choose(None)
+            st.switch_page(story_page)
         current = common.project_name()
         if names:
             key = f"_project_select_{current}"
@@ -77,7 +80,6 @@ def sidebar(names: list[str]) -> None:
 
 
 names = _sync_project()
-sidebar(names)
 pages = [
     st.Page(str(HERE / "views" / "story.py"), title="Story", icon=":material/edit_note:", url_path="story", default=True),
     st.Page(str(HERE / "views" / "characters.py"), title="Characters", icon=":material/group:", url_path="characters"),
@@ -85,4 +87,6 @@ pages = [
     st.Page(str(HERE / "views" / "video.py"), title="Video", icon=":material/movie:", url_path="video"),
     st.Page(str(HERE / "views" / "settings.py"), title="Settings", icon=":material/settings:", url_path="settings"),
 ]
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+sidebar(names, pages[0])
+navigation.run()

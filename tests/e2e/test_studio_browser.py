@@ -143,5 +143,10 @@ def test_a_story_video_made_in_the_browser(tmp_path):
         assert page.get_by_text("Pictures come from").is_visible()
         page.screenshot(path=ARTIFACTS / "studio-settings.png")
         assert count(page, "stException") == 0
+        # New project, from the sidebar: the Story page's form, no project open
+        page.locator('[data-testid="stSidebar"]').get_by_role("button", name="New project").click()
+        settle(page)
+        assert "project=" not in page.url
+        assert page.get_by_role("button", name="Create project").is_visible()
         assert not errors, errors
     assert [p.name for p in folder.iterdir()] == ["dragon"]  # nothing written beside the project
