@@ -284,11 +284,11 @@ def queue_portraits(project: Project, opts: dict[str, Any], character_id: str, n
                                              portrait_requests(project, opts, found, backend, n), priority))  # fmt: skip
 
 
-def current_portraits(project: Project, opts: dict[str, Any], character: Character,
-                      n: int = 4) -> list[CandidateRow | None]:  # fmt: skip
+def current_portraits(project: Project, opts: dict[str, Any], character: Character, n: int = 4,
+                      backend: ImageBackend | None = None) -> list[CandidateRow | None]:  # fmt: skip
     from .stages.images import request_key
 
-    backend = choose_backend(opts["backend"], opts.get("model"))
+    backend = backend or choose_backend(opts["backend"], opts.get("model"))
     reqs = portrait_requests(project, opts, character, backend, n)
     return [project.portrait_for(character.id, request_key(backend, r)) for r in reqs]
 

@@ -173,7 +173,9 @@ class Worker:
                         worked += self.run_batch(project)
                 except StoryreelError as err:  # a damaged or vanished project: the others go on
                     log.warning("%s: %s", path, err)
-                    open_projects.pop(path, None)
+                    gone = open_projects.pop(path, None)
+                    if gone is not None:
+                        gone.close()
                 if stop.is_set():
                     break
             for path in [p for p in open_projects if not (p / "project.db").exists()]:

@@ -41,7 +41,8 @@ def _spans(keys: list[str] | None, ch) -> list[tuple[int, int, str]]:
     return [(m.start, m.end, m.text) for m in ch.mentions if f"{m.start}:{m.end}" in chosen]
 
 
-def character_card(project, ch, everyone, colour: dict, opts: dict, in_scenes: list[int], text: str) -> None:
+def character_card(project, ch, everyone, colour: dict, opts: dict, in_scenes: list[int], text: str,
+                   backend) -> None:  # fmt: skip
     others = [c for c in everyone if c.id != ch.id]
     plural = "mention" if len(ch.mentions) == 1 else "mentions"
     seed = ch.seed if ch.seed is not None else pipeline.portrait_seed(ch.id)
@@ -95,21 +96,19 @@ def character_card(project, ch, everyone, colour: dict, opts: dict, in_scenes: l
                 st.button("Not a character", key=f"reject_{k}", on_click=common.action(
                     edit.reject_character, ch.id, done=f"{ch.name} is no longer a character"))  # fmt: skip
         with right:
-            portraits(project, ch, opts)
+            portraits(project, ch, opts, backend)
 
 
-def portraits(project, ch, opts: dict) -> None:
+def portraits(project, ch, opts: dict, backend) -> None:
     st.markdown("**Preview**")
     n = st.number_input("Portraits", min_value=1, max_value=16, value=4, key=f"n_portraits_{ch.id}")
     st.button("Preview", key=f"preview_{ch.id}", help="Queue portraits of this character alone, with the "
               "project's backend and style.", on_click=common.action(
                   lambda p, count, cid=ch.id: pipeline.queue_portraits(p, common.options(p), cid, int(count)),
                   common.Value(f"n_portraits_{ch.id}"), done=f"{ch.name}: portraits queued"))  # fmt: skip
-    try:
-        rows = [r for r in pipeline.current_portraits(project, opts, ch, int(n)) if r is not None]
-    except StoryreelError as err:
-        st.error(str(err))
-        return
+    if backend is None:
+        return  # the page says why above
+    rows = [r for r in pipeline.current_portraits(project, opts, ch, int(n), backend) if r is not None]
     if ch.reference:
         st.image(str(project.media.path(ch.reference)), caption="Reference picture", width=120)
     busy = [j for j in queue.jobs(project, kind="portrait") if j.target == ch.id and j.state in ("queued", "running")]
@@ -141,11 +140,16 @@ def body(project) -> None:
     colour = common.colours(project, chars)
     scenes = project.scenes()
     common.progress_panel({c.id: c.name for c in chars}, kinds=("portrait",), noun="portraits")
+    try:
+        backend = pipeline.choose_backend(opts["backend"], opts.get("model"))  # once for every card's portraits
+    except StoryreelError as err:
+        st.error(f"{err} (change it on the Settings page)")
+        backend = None
     if not chars:
         st.info("No characters found yet: split the story on the Story page, or add one by hand below.")
     for ch in chars:
         in_scenes = [s.index + 1 for s in scenes if ch.id in s.characters]
-        character_card(project, ch, chars, colour, opts, in_scenes, text)
+        character_card(project, ch, chars, colour, opts, in_scenes, text, backend)
     add_by_hand()
     if text:
         with st.expander("The story, every mention in its character's colour", expanded=True):
