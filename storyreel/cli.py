@@ -80,6 +80,8 @@ CaptionSizeOpt = Annotated[float | None, typer.Option("--caption-size", help="Ca
 MotionOpt = Annotated[float | None, typer.Option("--motion", help="Motion strength, 0 (still) to 2 (default 1).")]
 TransitionsOpt = Annotated[bool | None, typer.Option("--transitions/--no-transitions",
                                                      help="Crossfades between scenes (default: on).")]  # fmt: skip
+LanguageOpt = Annotated[str | None, typer.Option("--language", help="The story's language, e.g. en, fr, zh, ar "
+                                                 "(default: detected from the text).")]  # fmt: skip
 
 
 @app.command()
@@ -92,11 +94,12 @@ def make(
     style: StyleOpt = None, negative: NegativeOpt = None, aspect: AspectOpt = None, tts: TTSOpt = None,
     voice: VoiceOpt = None, speed: SpeedOpt = None, music: MusicOpt = None, music_volume: MusicVolOpt = None,
     coref: CorefOpt = None, captions: CaptionsOpt = None, caption_size: CaptionSizeOpt = None,
-    motion: MotionOpt = None, transitions: TransitionsOpt = None,
+    motion: MotionOpt = None, transitions: TransitionsOpt = None, language: LanguageOpt = None,
 ) -> None:  # fmt: skip
     """Everything in one go: story in, narrated video and .srt out (each scene shows its first candidate)."""
     opts = Options(backend, model, scenes, candidates, seed, steps, guidance, size, style, negative, aspect, tts,
-                   voice, speed, music, music_volume, coref, captions, caption_size, motion, transitions)  # fmt: skip
+                   voice, speed, music, music_volume, coref, captions, caption_size, motion, transitions,
+                   language)  # fmt: skip
     with progress_bars() as (on_progress, on_log):
         result = pipeline.make(story, output, project, opts, progress=on_progress, log=on_log)
     assert result.render is not None
@@ -131,12 +134,14 @@ def new(
     style: StyleOpt = None,
     negative: NegativeOpt = None,
     coref: CorefOpt = None,
+    language: LanguageOpt = None,
 ) -> None:
     """Create (or update) a project from a story: scenes and characters, ready to generate."""
     from .stages.story import read_story
 
     text = read_story(story)
-    proj, opts = _project_opts(project, scenes=scenes, style=style, negative=negative, coref=coref)
+    proj, opts = _project_opts(project, scenes=scenes, style=style, negative=negative, coref=coref,
+                               language=language)
     scene_list, characters = pipeline.update_story(proj, text, opts)
     _print_overview(scene_list, characters)
     err.print(f"[green]project[/green] {proj.path}: {len(scene_list)} scenes, {len(characters)} characters")

@@ -68,6 +68,7 @@ class Options:
     caption_size: float | None = None
     motion: float | None = None
     transitions: bool | None = None
+    language: str | None = None  # the story's language (ISO 639-1, e.g. "fr"); None: detected from the text
 
 
 DEFAULTS: dict[str, Any] = {
@@ -87,11 +88,12 @@ DEFAULTS: dict[str, Any] = {
     "caption_size": 1.0,
     "motion": 1.0,
     "transitions": True,
+    "language": None,
 }
 # options that, once given, the project remembers for the next command
 REMEMBERED = ("backend", "model", "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect",
               "tts", "voice", "speed", "music", "music_volume", "coref", "scenes", "captions", "caption_size",
-              "motion", "transitions")  # fmt: skip
+              "motion", "transitions", "language")  # fmt: skip
 
 
 @dataclass
