@@ -19,8 +19,11 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
+# Online, the default model is pulled first (its size said, then a progress bar) so the demo has real pictures;
+# offline (or HF_HUB_OFFLINE=1) that is one line, and --backend auto draws sketch cards.
 demo: $(STAMP)
 	mkdir -p out
+	$(VENV)/bin/storyreel models pull --if-reachable
 	$(VENV)/bin/storyreel make storyreel/data/example_story.md -o out/demo.mp4 --project out/demo.storyreel --backend auto
 
 lint: $(STAMP)

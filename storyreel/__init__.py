@@ -7,6 +7,12 @@ The public API (what the CLI and the studio call)::
     storyreel.make("story.md", "out/story.mp4")
 """
 
+import os as _os
+
+# OpenCV reads its log level once, when cv2 is imported (stages.video, render.motion): without this a picture it
+# cannot open prints a "[ WARN:0@..." line of its own before our one-line error says what to do
+_os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
 from .errors import (
     BackendError,
     Cancelled,

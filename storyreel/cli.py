@@ -18,7 +18,8 @@ from .errors import StoryreelError
 from .pipeline import Options
 
 app = typer.Typer(
-    help="Turn a story into a narrated vertical video of Stable Diffusion pictures whose characters keep their look.",
+    help="Turn a story into a narrated vertical video of Stable Diffusion pictures whose characters keep their look. "
+    "A project remembers the options you give it, so later commands need only what changes.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -58,30 +59,34 @@ def progress_bars():
 
 # shared options --------------------------------------------------------------------------------------------
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder (project.db + media/).")]
-BackendOpt = Annotated[str | None, typer.Option(help="Image backend: diffusers, sketch or auto.")]
-ModelOpt = Annotated[str | None, typer.Option(help="Model: a diffusers folder, a .safetensors file or a hub id.")]
-ScenesOpt = Annotated[int | None, typer.Option("--scenes", help="Exactly this many scenes.")]
-CandOpt = Annotated[int | None, typer.Option("--candidates", "-k", help="Candidate images per scene.")]
-SeedOpt = Annotated[int | None, typer.Option(help="Base seed: candidate k of every scene uses seed + k.")]
-StepsOpt = Annotated[int | None, typer.Option(help="Denoising steps.")]
-GuidanceOpt = Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")]
-SizeOpt = Annotated[str | None, typer.Option(help="Image size WIDTHxHEIGHT, e.g. 512x896.")]
-StyleOpt = Annotated[str | None, typer.Option(help="Style words put before every prompt.")]
-NegativeOpt = Annotated[str | None, typer.Option(help="Negative prompt for every image.")]
-AspectOpt = Annotated[str | None, typer.Option(help="Video aspect: 9:16, 16:9 or 1:1.")]
-VoiceOpt = Annotated[str | None, typer.Option(help="Voice: an espeak voice (en-us, en-gb, ...) or a Piper .onnx.")]
-TTSOpt = Annotated[str | None, typer.Option("--tts", help="TTS engine: espeak or piper.")]
-SpeedOpt = Annotated[int | None, typer.Option(help="Speaking speed in words per minute (espeak).")]
-MusicOpt = Annotated[str | None, typer.Option(help="Background music file, lowered under the voice.")]
-MusicVolOpt = Annotated[float | None, typer.Option("--music-volume", help="Music volume, 0 to 2 (default 0.3).")]
-CorefOpt = Annotated[str | None, typer.Option("--coref", help="Character finder engine (default: rules).")]
-CaptionsOpt = Annotated[bool | None, typer.Option("--captions/--no-captions", help="Burn captions in (default: on).")]
-CaptionSizeOpt = Annotated[float | None, typer.Option("--caption-size", help="Caption size, 0.5 to 2 (default 1).")]
-MotionOpt = Annotated[float | None, typer.Option("--motion", help="Motion strength, 0 (still) to 2 (default 1).")]
+BackendOpt = Annotated[str | None, typer.Option(help="Image backend: auto (diffusers when its model is here, else sketch), diffusers or sketch. (default: auto)")]
+ModelOpt = Annotated[str | None, typer.Option(help="Model: a diffusers folder, a .safetensors file or a hub id. (default: stabilityai/sd-turbo)")]
+ScenesOpt = Annotated[int | None, typer.Option("--scenes", help="Exactly this many scenes. (default: a scene per sentence, short ones joined)")]
+CandOpt = Annotated[int | None, typer.Option("--candidates", "-k", help="Candidate images per scene. (default: 1)")]
+SeedOpt = Annotated[int | None, typer.Option(help="Base seed: candidate k of every scene uses seed + k. (default: random, then kept)")]
+StepsOpt = Annotated[int | None, typer.Option(help="Denoising steps. (default: the model's: 1 for Turbo models, 25 for others)")]
+GuidanceOpt = Annotated[float | None, typer.Option(help="Classifier-free guidance scale. (default: the model's: 0 for Turbo, 7 for others)")]
+SizeOpt = Annotated[str | None, typer.Option(help="Image size WIDTHxHEIGHT, e.g. 512x896. (default: the model's size in the video's aspect)")]
+StyleOpt = Annotated[str | None, typer.Option(help="Style words put before every prompt. (default: high quality, detailed digital illustration)")]
+NegativeOpt = Annotated[str | None, typer.Option(help="Negative prompt for every image. (default: blurry, low quality, deformed, ...)")]
+AspectOpt = Annotated[str | None, typer.Option(help="Video aspect: 9:16, 16:9 or 1:1. (default: 9:16)")]
+VoiceOpt = Annotated[str | None, typer.Option(help="Voice: an espeak voice (en-us, en-gb, fr, ...) or a Piper .onnx. (default: the story's language's, en-us for English)")]
+TTSOpt = Annotated[str | None, typer.Option("--tts", help="TTS engine: espeak or piper. (default: espeak)")]
+SpeedOpt = Annotated[int | None, typer.Option(help="Speaking speed in words per minute, 80 to 450 (espeak). (default: 165)")]
+MusicOpt = Annotated[str | None, typer.Option(help="Background music file, lowered under the voice (\"\" for none). (default: none)")]
+MusicVolOpt = Annotated[float | None, typer.Option("--music-volume", help="Music volume, 0 to 2. (default: 0.3)")]
+CorefOpt = Annotated[str | None, typer.Option("--coref", help="Character finder engine: rules or fastcoref. (default: rules)")]
+CaptionsOpt = Annotated[bool | None, typer.Option("--captions/--no-captions", help="Burn captions in. (default: on)")]
+CaptionSizeOpt = Annotated[float | None, typer.Option("--caption-size", help="Caption size, 0.5 to 2. (default: 1)")]
+MotionOpt = Annotated[float | None, typer.Option("--motion", help="Motion strength, 0 (still) to 2 (strong). (default: 1)")]
 TransitionsOpt = Annotated[bool | None, typer.Option("--transitions/--no-transitions",
-                                                     help="Crossfades between scenes (default: on).")]  # fmt: skip
+                                                     help="Crossfades between scenes. (default: on)")]  # fmt: skip
+ForceOpt = Annotated[bool, typer.Option("--force", help="Write the video and .srt over files storyreel did not make.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Go on with a very long video or very many candidates.")]
+ReplaceOpt = Annotated[bool, typer.Option("--replace", help="Replace the project's story with another one (its "
+                                          "pictures stay in the project).")]  # fmt: skip
 LanguageOpt = Annotated[str | None, typer.Option("--language", help="The story's language, e.g. en, fr, zh, ar "
-                                                 "(default: detected from the text).")]  # fmt: skip
+                                                 "(default: detected from the text)")]  # fmt: skip
 
 
 @app.command()
@@ -95,13 +100,15 @@ def make(
     voice: VoiceOpt = None, speed: SpeedOpt = None, music: MusicOpt = None, music_volume: MusicVolOpt = None,
     coref: CorefOpt = None, captions: CaptionsOpt = None, caption_size: CaptionSizeOpt = None,
     motion: MotionOpt = None, transitions: TransitionsOpt = None, language: LanguageOpt = None,
+    replace: ReplaceOpt = False, force: ForceOpt = False, yes: YesOpt = False,
 ) -> None:  # fmt: skip
     """Everything in one go: story in, narrated video and .srt out (each scene shows its first candidate)."""
     opts = Options(backend, model, scenes, candidates, seed, steps, guidance, size, style, negative, aspect, tts,
                    voice, speed, music, music_volume, coref, captions, caption_size, motion, transitions,
                    language)  # fmt: skip
     with progress_bars() as (on_progress, on_log):
-        result = pipeline.make(story, output, project, opts, progress=on_progress, log=on_log)
+        result = pipeline.make(story, output, project, opts, progress=on_progress, log=on_log, replace=replace,
+                               overwrite=force, yes=yes)  # fmt: skip
     assert result.render is not None
     err.print(
         f"[green]wrote[/green] {result.render.video} ({result.render.duration:.1f} s, {len(result.scenes)} scenes, "
@@ -135,14 +142,29 @@ def new(
     negative: NegativeOpt = None,
     coref: CorefOpt = None,
     language: LanguageOpt = None,
+    replace: ReplaceOpt = False,
+    yes: YesOpt = False,
 ) -> None:
     """Create (or update) a project from a story: scenes and characters, ready to generate."""
     from .stages.story import read_story
 
     text = read_story(story)
-    proj, opts = _project_opts(project, scenes=scenes, style=style, negative=negative, coref=coref,
-                               language=language)
-    scene_list, characters = pipeline.update_story(proj, text, opts)
+    given = dict(scenes=scenes, style=style, negative=negative, coref=coref, language=language)
+    existing, folder_existed = (project / "project.db").exists(), project.exists()
+    proj = pipeline.open_project(project)
+    try:
+        pipeline.check_replacing(proj, text, replace)
+        new_story = None if proj.story_text() == text else text
+        opts = pipeline.resolve(proj, Options(**given))
+        pipeline.check_size(new_story, None, yes)
+        scene_list, characters = pipeline.update_story(proj, text, opts,
+                                                       log=lambda line: err.print(line, highlight=False))
+    except BaseException:
+        if not existing and proj.story_text() is None:  # nothing worth keeping was made
+            proj.close()
+            pipeline.remove_project(project, keep_folder=folder_existed)
+        raise
+    pipeline.check_size(new_story, None, yes, scene_list)
     _print_overview(scene_list, characters)
     err.print(f"[green]project[/green] {proj.path}: {len(scene_list)} scenes, {len(characters)} characters")
 
@@ -164,13 +186,15 @@ def characters(
     rename: Annotated[list[str] | None, typer.Option("--rename", help="ID=new name.")] = None,
     scenes: ScenesOpt = None,
     coref: CorefOpt = None,
+    language: LanguageOpt = None,
 ) -> None:
     """Who is in the story: each character's mentions and prompt words, and who is in each scene."""
     from .stages.prompts import DEFAULT_NEGATIVE, DEFAULT_STYLE, compose_prompt
 
     style, negative = DEFAULT_STYLE, DEFAULT_NEGATIVE
     if source.is_dir():
-        proj, opts = _project_opts(source, scenes=scenes, coref=coref)
+        _require_project(source)
+        proj, opts = _project_opts(source, scenes=scenes, coref=coref, language=language)
         for field, items in (("prompt", set_words), ("negative", set_negative), ("name", rename)):
             for item in items or []:
                 cid, sep, value = item.partition("=")
@@ -184,7 +208,8 @@ def characters(
             raise StoryreelError("--set, --negative and --rename change a project: give a project folder")
         from .stages.story import read_story
 
-        scene_list, chars = pipeline.analyse(read_story(source), scenes, coref or "rules")
+        scene_list, chars = pipeline.analyse(read_story(source), scenes, coref or "rules", language=language,
+                                             log=lambda line: err.print(line, highlight=False))  # fmt: skip
     by_id = {c.id: c for c in chars}
     if as_json:
         doc = {
@@ -211,7 +236,9 @@ def characters(
         }
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table("id", "name", "prompt words", "mentions")
+    table = Table("name", "prompt words", "mentions")
+    table.add_column("id", no_wrap=True, min_width=max((len(c.id) for c in chars), default=2))  # typed: never cut
+    table.columns.insert(0, table.columns.pop())
     for c in chars:
         table.add_row(c.id, c.name, c.prompt, ", ".join(m.text for m in c.mentions[:12]))
     out.print(table)
@@ -270,12 +297,14 @@ def generate(
     steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None, style: StyleOpt = None,
     negative: NegativeOpt = None, aspect: AspectOpt = None,
     scene: Annotated[list[str] | None, typer.Option("--scene", help="Only these scenes (number or id).")] = None,
+    yes: YesOpt = False,
 ) -> None:  # fmt: skip
     """Generate the missing candidate images of every scene (or of --scene N)."""
     _require_project(project)
     proj, opts = _project_opts(project, backend=backend, model=model, candidates=candidates, seed=seed, steps=steps,
                                guidance=guidance, size=size, style=style, negative=negative, aspect=aspect)  # fmt: skip
     only = [proj.scene(s) for s in scene] if scene else None
+    pipeline.check_size(None, candidates, yes, only or proj.scenes())
     with progress_bars() as (on_progress, on_log):
         used, made = pipeline.generate(proj, opts, scenes=only, progress=on_progress, log=on_log)
     err.print(f"[green]made[/green] {made} candidates with {used.describe()} in {proj.path}")
@@ -313,15 +342,40 @@ def render(
     aspect: AspectOpt = None, tts: TTSOpt = None, voice: VoiceOpt = None, speed: SpeedOpt = None,
     music: MusicOpt = None, music_volume: MusicVolOpt = None, captions: CaptionsOpt = None,
     caption_size: CaptionSizeOpt = None, motion: MotionOpt = None, transitions: TransitionsOpt = None,
+    backend: BackendOpt = None, model: ModelOpt = None, force: ForceOpt = False,
 ) -> None:  # fmt: skip
     """Narrate and render the picked pictures to a video and an .srt."""
     _require_project(project)
     proj, opts = _project_opts(project, aspect=aspect, tts=tts, voice=voice, speed=speed, music=music,
                                music_volume=music_volume, captions=captions, caption_size=caption_size,
-                               motion=motion, transitions=transitions)  # fmt: skip
+                               motion=motion, transitions=transitions, backend=backend, model=model)  # fmt: skip
     with progress_bars() as (on_progress, on_log):
-        result = pipeline.render(proj, output, opts, progress=on_progress, log=on_log)
+        result = pipeline.render(proj, output, opts, progress=on_progress, log=on_log, overwrite=force)
     err.print(f"[green]wrote[/green] {result.video} ({result.duration:.1f} s) and {result.srt.name}")
+
+
+@app.command()
+def repair(
+    project: Annotated[Path, typer.Argument(help="The damaged project folder.")],
+    story: Annotated[Path | None, typer.Option("--story", help="The story file, when the database lost it.")] = None,
+) -> None:
+    """Rebuild a damaged project's database: the damaged file is kept beside it, what it still holds is copied,
+    and the pictures in media/ are linked back to their scenes."""
+    from .stages.story import read_story
+    from .store.repair import repair as repair_project
+
+    text = read_story(story) if story is not None else None
+    report = repair_project(project, text)
+    for path in report.set_aside:
+        err.print(f"kept the damaged file as {path}", highlight=False)
+    copied = ", ".join(f"{n} {t}" for t, n in report.rows.items()) or "nothing (it could not be read)"
+    err.print(f"copied from it: {copied}", highlight=False)
+    if not report.has_story:
+        err.print(f"[yellow]the story was lost[/yellow]: run `storyreel repair {project} --story STORY_FILE` "
+                  "to read it in again and link the pictures back", highlight=False)  # fmt: skip
+        return
+    err.print(f"[green]repaired[/green] {project}: {report.pictures} pictures linked back to their scenes; "
+              f"`storyreel render {project} -o VIDEO.mp4` renders it again", highlight=False)  # fmt: skip
 
 
 @app.command()
@@ -386,12 +440,21 @@ def ui(
 
 
 @models_app.command("pull")
-def models_pull(model: Annotated[str, typer.Argument(help="A hub id, e.g. stabilityai/sd-turbo.")]) -> None:
-    """Download a model into the Hugging Face cache, with a progress bar."""
+def models_pull(
+    model: Annotated[
+        str | None, typer.Argument(help="A hub id, e.g. stabilityai/sd-turbo; by default --backend auto's model.")
+    ] = None,
+    if_reachable: Annotated[
+        bool, typer.Option("--if-reachable", help="If the hub does not answer (offline), say so and exit 0.")
+    ] = False,
+) -> None:
+    """Download a model into the Hugging Face cache: its size first, then a progress bar. Nothing if it is here."""
     from .backends.diffusers_local import pull
 
-    path = pull(model)
-    err.print(f"[green]downloaded[/green] {model} to {path}")
+    def say(line: str) -> None:
+        err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    pull(model, say=say, if_reachable=if_reachable)
 
 
 @eval_app.command("coref")
@@ -438,8 +501,16 @@ def main() -> None:
         err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        err.print("stopped; what was finished is kept: run the same command again to go on")
-        sys.exit(130)
+        _stopped()
+    except SystemExit as e:
+        if e.code == 130:  # click turns Ctrl-C into exit 130 without a word
+            _stopped()
+        raise
+
+
+def _stopped() -> None:
+    err.print("stopped; what was finished is kept: run the same command again to go on", highlight=False)
+    sys.exit(130)
 
 
 if __name__ == "__main__":

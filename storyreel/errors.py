@@ -4,6 +4,7 @@
     ├── InputError                 a story, option or file we were given is unusable
     │   └── StoryError             the story text itself (empty, binary, too long, too few sentences)
     ├── ModelNotFoundError         Stable Diffusion weights are not where we looked
+    │   └── HubUnreachableError    the model hub did not answer (offline, HF_HUB_OFFLINE=1, a timeout)
     ├── BackendError               an image backend failed while generating
     ├── TTSError                   a text-to-speech engine failed
     ├── RenderError                ffmpeg failed or is missing
@@ -30,6 +31,10 @@ class StoryError(InputError):
 
 
 class ModelNotFoundError(StoryreelError):
+    pass
+
+
+class HubUnreachableError(ModelNotFoundError):
     pass
 
 

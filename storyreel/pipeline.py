@@ -8,16 +8,21 @@ is missing or whose inputs changed. The CLI and the studio call these functions;
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import random
+import re
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import plugins
 from .backends.base import ImageBackend
-from .errors import BackendError, Cancelled, InputError, StoreError
+from .errors import BackendError, Cancelled, InputError, ModelNotFoundError, StoreError, store_error
 from .stages.characters import apply_edits, attribute_scenes, find_characters
 from .stages.images import (
     ASPECTS,
@@ -33,9 +38,9 @@ from .stages.narration import narrate_scenes
 from .stages.prompts import DEFAULT_NEGATIVE, DEFAULT_STYLE, compose_portrait, compose_prompt
 from .stages.scenes import split_scenes
 from .stages.story import narrated_text, parse_story, read_story
-from .stages.video import RenderResult, VideoSettings, check_output, render_video
+from .stages.video import RenderResult, VideoSettings, check_output, render_video, sweep_work
 from .store import jobs as queue
-from .store.db import CandidateRow, Project, input_key
+from .store.db import CandidateRow, Project, damaged, input_key
 from .types import Character, ImageRequest, Prompt, Scene
 
 # progress(stage, done, total); log(one line for the user)
@@ -72,7 +77,7 @@ class Options:
 
 
 DEFAULTS: dict[str, Any] = {
-    "backend": "diffusers",
+    "backend": "auto",
     "model": None,
     "candidates": 1,
     "style": DEFAULT_STYLE,
@@ -112,57 +117,123 @@ def _quiet(*_: Any) -> None:
 
 def in_force(project: Project, given: dict[str, Any] | None = None) -> dict[str, Any]:
     """The options in force, unchecked and unwritten: given now > remembered by the project > defaults."""
-    stored = project.settings()
-    return {**DEFAULTS, **{k: v for k, v in stored.items() if k in REMEMBERED}, **(given or {})}
+    return merge_options(project.settings(), given or {})
+
+
+def given_options(options: Options) -> dict[str, Any]:
+    return {k: v for k, v in vars(options).items() if v is not None}
+
+
+def merge_options(stored: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """given now > remembered by the project > defaults; a Piper voice file says which engine speaks it."""
+    merged = {**DEFAULTS, **{k: v for k, v in stored.items() if k in REMEMBERED}, **given}
+    if "tts" not in given and str(merged.get("voice") or "").endswith(".onnx"):
+        merged["tts"] = "piper"
+    return merged
+
+
+def check_options(merged: dict[str, Any], given: dict[str, Any], project_path: Path | None = None) -> None:
+    """Every option fully checked, without writing anything: a typo must never be remembered. The options the
+    user gave now are checked in depth (a voice is tried, a model looked for, music read); all are range-checked."""
+    from .stages.images import parse_size
+
+    def number(key: str, kind: type, lo: float, hi: float | None, hint: str) -> None:
+        value = merged.get(key)
+        if value is None:
+            return
+        try:
+            x = kind(value)
+        except (TypeError, ValueError):
+            raise InputError(f"--{key.replace('_', '-')} {value!r} is not a number: {hint}") from None
+        if x < lo or (hi is not None and x > hi):
+            raise InputError(f"--{key.replace('_', '-')} {value}: {hint}")
+
+    if merged["aspect"] not in ASPECTS:
+        raise InputError(f"--aspect {merged['aspect']!r} is not one of {', '.join(ASPECTS)}")
+    number("candidates", int, 1, None, "give at least 1 candidate per scene")
+    number("scenes", int, 1, None, "give at least 1 scene (or leave --scenes out: a scene per sentence)")
+    number("seed", int, 0, 2**32 - 1, "give a whole number from 0 to 4294967295")
+    number("steps", int, 1, 500, "give 1 to 500 denoising steps (1-4 for Turbo models, 20-30 for others)")
+    number("guidance", float, 0, 50, "give a guidance scale from 0 to 50 (0 for Turbo models, about 7 for others)")
+    number("speed", int, 80, 450, "give a speaking speed of 80 to 450 words per minute (165 is the default)")
+    number("music_volume", float, 0, 2, "give a music volume between 0 and 2 (0.3 is a good start)")
+    number("caption_size", float, 0.5, 2, "give a caption size between 0.5 and 2 (1 is the default)")
+    number("motion", float, 0, 2, "give a motion strength between 0 (still) and 2 (strong)")
+    if merged.get("size"):
+        parse_size(str(merged["size"]))
+    if merged.get("language"):
+        from .stages import language
+
+        check_language = getattr(language, "check_language", None)
+        if check_language is not None:
+            check_language(str(merged["language"]))
+    if {"tts", "voice", "speed", "language"} & set(given):
+        engine = plugins.create("tts_engine", merged["tts"], voice=merged.get("voice"), speed=merged.get("speed"))
+        engine.check()  # a voice that does not exist is found now, not after the pictures are made
+    if {"backend", "model"} & set(given):
+        choose_backend(merged["backend"], merged.get("model"))  # an unknown backend, a model not found
+    if given.get("music"):
+        from .render.ffmpeg import check_audio
+
+        found = Path(str(given["music"]))
+        if project_path is not None and not found.is_absolute() and (project_path / found).is_file():
+            found = project_path / found
+        check_audio(found)
+    if given.get("coref"):
+        plugins.registry().factory("coref_engine", str(given["coref"]))
 
 
 def resolve(project: Project, options: Options) -> dict[str, Any]:
-    """The options in force, checked; remembers what was given (and the seed, chosen once)."""
-    given = {k: v for k, v in vars(options).items() if v is not None}
-    merged = in_force(project, given)
-    if "tts" not in given and str(given.get("voice", "")).endswith(".onnx"):
-        merged["tts"] = "piper"  # a Piper voice file says which engine speaks it
+    """The options in force, checked; remembers what was given (and the seed, chosen once) only when all of
+    them are good."""
+    given = given_options(options)
+    merged = merge_options(project.settings(), given)
+    check_options(merged, given, project.path)
     if merged.get("seed") is None:
         merged["seed"] = random.randrange(2**31)  # chosen once, then kept: a resumed run makes the same images
-    if merged["aspect"] not in ASPECTS:
-        raise InputError(f"--aspect {merged['aspect']!r} is not one of {', '.join(ASPECTS)}")
-    if int(merged["candidates"]) < 1:
-        raise InputError(f"--candidates must be at least 1, not {merged['candidates']}")
-    if merged.get("music_volume") is not None and not 0 <= float(merged["music_volume"]) <= 2:
-        raise InputError("--music-volume must be between 0 and 2 (0.3 is a good start)")
-    if not 0.5 <= float(merged["caption_size"]) <= 2:
-        raise InputError(f"--caption-size must be between 0.5 and 2 (1 is the default), not {merged['caption_size']}")
-    if not 0 <= float(merged["motion"]) <= 2:
-        raise InputError(f"--motion must be between 0 (still) and 2 (strong), not {merged['motion']}")
     project.set_settings(**{k: merged[k] for k in REMEMBERED if k in given or k == "seed"})
     return merged
 
 
 # 1-3: story, scenes, characters --------------------------------------------------------------------------------
 def analyse(text: str, scenes: int | None = None, coref: str = "rules", breaks: dict[str, str] | None = None,
-            edits: list[tuple[str, dict[str, Any]]] | None = None) -> tuple[list[Scene], list[Character]]:  # fmt: skip
+            edits: list[tuple[str, dict[str, Any]]] | None = None, language: str | None = None,
+            log: Log = _quiet) -> tuple[list[Scene], list[Character]]:  # fmt: skip
     """Scenes and characters of a story text, with each scene's characters set. Pure: no project.
 
-    ``breaks`` are the user's scene merges and splits, ``edits`` the user's edits of the characters found."""
+    ``breaks`` are the user's scene merges and splits, ``edits`` the user's edits of the characters found.
+    ``language`` is the story's (ISO 639-1; None: told from the text). The character finder reads English only:
+    a story in another language has just the characters added by hand (``edits``), and ``log`` is told so."""
     from .nlp import parse
+    from .stages.characters import english_only_note
+    from .stages.language import check_language, detect_language
 
     story = parse_story(text)
-    doc = parse(narrated_text(story))
+    narrated = narrated_text(story)
+    language = check_language(language) if language else detect_language(narrated)
+    if language != "en":  # spaCy's English model would cut sentences wrongly and take verbs for characters
+        scene_list = split_scenes(story, None, scenes, breaks, language)
+        characters = apply_edits([], edits or [], story.text)
+        log(english_only_note(language))
+        attribute_scenes(scene_list, characters)
+        return scene_list, characters
+    doc = parse(narrated)
     scene_list = split_scenes(story, doc, scenes, breaks)
     characters = apply_edits(find_characters(story, doc, engine=coref), edits or [], story.text)
     attribute_scenes(scene_list, characters)
     return scene_list, characters
 
 
-def update_story(project: Project, text: str, opts: dict[str, Any],
-                 keep: dict[int, str] | None = None) -> tuple[list[Scene], list[Character]]:  # fmt: skip
+def update_story(project: Project, text: str, opts: dict[str, Any], keep: dict[int, str] | None = None,
+                 log: Log = _quiet) -> tuple[list[Scene], list[Character]]:  # fmt: skip
     """Store the story, its scenes (ids kept across edits) and its characters (the user's words and edits kept).
 
     ``keep`` maps a scene's start offset to the id it keeps whatever its text (a scene the user rewrote)."""
     story = parse_story(text)
     for _ in range(3):
         breaks, edits = project.scene_breaks(), project.character_edits()
-        scenes, found = analyse(text, opts.get("scenes"), opts.get("coref", "rules"), breaks, edits)
+        scenes, found = analyse(text, opts.get("scenes"), opts.get("coref", "rules"), breaks, edits,
+                                opts.get("language"), log)
         with project.tx():  # all or nothing, and only if nobody edited scenes or characters meanwhile (another tab)
             if (breaks, edits) != (project.scene_breaks(), project.character_edits()):
                 continue
@@ -188,11 +259,14 @@ def prompts_for(project: Project, scenes: list[Scene], characters: list[Characte
 
 # 4: images -----------------------------------------------------------------------------------------------------
 def choose_backend(name: str, model: str | None, log: Log = _quiet) -> ImageBackend:
-    """The image backend; ``auto`` takes diffusers when its weights are here, else sketch, and says why."""
+    """The image backend; ``auto`` takes diffusers when its weights are here, else sketch, and says why. A model
+    asked for by name must be there, even for ``auto``."""
     if name == "auto":
         from .backends.diffusers_local import DEFAULT_MODEL, weights_available
 
         ok, why = weights_available(model or DEFAULT_MODEL)
+        if not ok and model:
+            raise ModelNotFoundError(why)
         if ok:
             log(f"backend auto: using diffusers with {model or DEFAULT_MODEL} (weights found)")
             name = "diffusers"
@@ -243,6 +317,7 @@ def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | Non
     backend = backend or choose_backend(opts["backend"], opts.get("model"), log)
     mine: list[int] = []
     ids = queue_candidates(project, opts, scenes, backend, log=log, fresh=mine)
+    ids += queue.enqueue(project, missing_pick_jobs(project, scenes or project.scenes(), backend, log), mine)
     worker = Worker(backends={(backend.name, backend.location or backend.model_id): backend}, should_stop=should_stop)
     try:
         ended = worker.drain(project, ids, progress=lambda d, t: progress("images", d, t))
@@ -255,6 +330,34 @@ def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | Non
     if any(j.state == "cancelled" for j in ended):
         raise Cancelled(f"generation was cancelled; {worker.made} images were made: run the same command to go on")
     return backend, worker.made
+
+
+def missing_pick_jobs(project: Project, scenes: list[Scene], backend: ImageBackend, log: Log = _quiet) -> list:
+    """Jobs that make again, from their rows (same prompt, seed and size), the picked pictures whose files
+    were deleted by hand."""
+    from .stages.images import image_jobs
+
+    picks = project.picks()
+    names = {c.id: (c.name, c.prompt) for c in project.characters()}
+    jobs = []
+    for s in scenes:
+        row = project.candidate(picks[s.id][0]) if s.id in picks else None
+        if row is None or project.media.path(row.media).exists():
+            continue
+        if (row.backend, row.model) != (backend.name, backend.model_id):
+            raise StoreError(
+                f"the picture scene {s.index + 1} shows is missing from {project.path / 'media'} and was made with "
+                f"{row.backend} ({row.model}): run `storyreel generate {project.path} --scene {s.index + 1} "
+                f"--backend {row.backend} --model {row.model}` to make it again"
+            )
+        req = ImageRequest(row.prompt, row.negative, row.seed, row.steps, row.guidance, row.width, row.height,
+                           scene=s.index + 1, characters=tuple(names[c] for c in s.characters if c in names))  # fmt: skip
+        job = image_jobs("candidate", s.id, backend, [req])[0]
+        if job.input_key == row.input_key:
+            jobs.append(dataclasses.replace(job, slot=row.slot))
+    if jobs:
+        log(f"{len(jobs)} picked pictures are missing from the project: making them again with their seeds")
+    return jobs
 
 
 # portraits: a character alone, to see how its words look --------------------------------------------------------
@@ -315,14 +418,35 @@ def current_picks(project: Project, backend: ImageBackend, opts: dict[str, Any])
 # 5-6: narration and video -----------------------------------------------------------------------------------------
 def render(project: Project, output: Path, opts: dict[str, Any], backend: ImageBackend | None = None,
            progress: Progress = _quiet, log: Log = _quiet,
-           should_stop: Callable[[], bool] | None = None) -> RenderResult:  # fmt: skip
+           should_stop: Callable[[], bool] | None = None, overwrite: bool = False) -> RenderResult:  # fmt: skip
+    """Narrate and render the picked pictures; one render of a project at a time (a second one waits)."""
     if project.story_text() is None:
         raise InputError(f"{project.path} has no story yet: run `storyreel new STORY.txt --project {project.path}`")
-    check_output(Path(output))
+    check_output(Path(output), overwrite=overwrite, project=project)
+    with render_lock(project, log):
+        return _render(project, output, opts, backend, progress, log, should_stop, overwrite)
+
+
+def _render(project: Project, output: Path, opts: dict[str, Any], backend: ImageBackend | None,
+            progress: Progress, log: Log, should_stop: Callable[[], bool] | None,
+            overwrite: bool) -> RenderResult:  # fmt: skip
     backend = backend or choose_backend(opts["backend"], opts.get("model"), log)
     picks = current_picks(project, backend, opts)
     scenes = project.scenes()
-    engine = plugins.create("tts_engine", opts["tts"], voice=opts.get("voice"), speed=opts.get("speed"))
+    gone = [s for s in scenes if s.id in picks and not project.media.path(picks[s.id].media).exists()]
+    if gone:  # pictures deleted by hand: the render makes them again (same seeds) rather than failing
+        generate(project, opts, backend, gone, progress, log, should_stop)
+        picks = current_picks(project, backend, opts)
+    from .render.fonts import missing_font_warning
+    from .stages.language import check_language, detect_language
+
+    # the voice follows the story's language unless the user chose one
+    story = parse_story(project.story_text() or "")
+    language = check_language(opts["language"]) if opts.get("language") else detect_language(narrated_text(story))
+    engine = plugins.create("tts_engine", opts["tts"], voice=opts.get("voice"), speed=opts.get("speed"),
+                            language=language)  # fmt: skip
+    for note in getattr(engine, "notes", ()):
+        log(note)
     narrations = narrate_scenes(project, engine, scenes, progress=lambda d, t: progress("narration", d, t),
                                 should_stop=should_stop)  # fmt: skip
     settings = VideoSettings(
@@ -331,10 +455,46 @@ def render(project: Project, output: Path, opts: dict[str, Any], backend: ImageB
         captions=bool(opts.get("captions", True)), caption_size=float(opts.get("caption_size") or 1.0),
         motion=float(opts.get("motion", 1.0)), transitions=bool(opts.get("transitions", True)),
     )  # fmt: skip
+    note_upscaling(picks, settings, log)
+    if settings.captions and (warning := missing_font_warning(" ".join(s.text for s in scenes))):
+        log(warning)  # libass would draw empty boxes: say which font package to install
     return render_video(
         project, scenes, picks, narrations, Path(output), settings,
-        progress=lambda d, t: progress("video", d, t), should_stop=should_stop,
+        progress=lambda d, t: progress("video", d, t), should_stop=should_stop, overwrite=overwrite,
     )  # fmt: skip
+
+
+@contextmanager
+def render_lock(project: Project, log: Log = _quiet) -> Iterator[None]:
+    """Hold the project's render lock: a second render of the same project waits for the first (whose video it
+    then usually reuses). The lock dies with its process, so a killed render never leaves the project locked;
+    while it is held, the work folders of killed renders are swept."""
+    import fcntl
+
+    try:
+        fd = os.open(project.path / ".render.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise store_error(err, project.path) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"another render of {project.path} is running: waiting for it to finish (Ctrl-C to stop waiting)")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        sweep_work(project.path)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def note_upscaling(picks: dict[str, CandidateRow], settings: VideoSettings, log: Log) -> None:
+    """Pictures much smaller than the video are stretched: say so, and how to make them sharp."""
+    width, height = settings.size
+    small = [r for r in picks.values() if max(r.width / width, r.height / height) < 1 / 3]
+    if small:
+        r = min(small, key=lambda r: r.width * r.height)
+        log(f"note: {len(small)} pictures (e.g. {r.width}x{r.height}) are upscaled to the {width}x{height} video "
+            "and will look soft: generate them larger with --size (e.g. 576x1024)")  # fmt: skip
 
 
 RENDER_TARGET = "@video"  # a render job's target: never a scene or character id
@@ -364,30 +524,153 @@ def music_path(project: Project, music: str | None) -> str | None:
     return str(inside) if not Path(music).is_absolute() and inside.is_file() else music
 
 
+LONG_VIDEO_SECONDS = 15 * 60  # storyreel makes short videos: longer ones are asked for with --yes
+LONG_SCENE_SECONDS = 90
+MANY_CANDIDATES = 16
+
+
+def _duration(seconds: float) -> str:
+    m = round(seconds / 60)
+    return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min" if m else f"{round(seconds)} s"
+
+
+def check_size(text: str | None, candidates: int | None, yes: bool, scenes: list[Scene] | None = None) -> None:
+    """Say what an absurdly big run would make, and ask for --yes: a very long video or a scene of minutes
+    (``text``: a story that is new to the project; None: one it has already) or very many candidates
+    (``candidates``: as given now; None: as before). What was once allowed is not asked again."""
+    from .stages.scenes import speech_seconds
+
+    if yes:
+        return
+    seconds = sum(speech_seconds(s.text) for s in scenes) if scenes else speech_seconds(text or "")
+    count = len(scenes) if scenes else max(1, round(seconds / 4))
+    if text is not None and seconds > LONG_VIDEO_SECONDS:
+        raise InputError(
+            f"this story would make a video of about {_duration(seconds)} ({len(text):,} characters, "
+            f"{'' if scenes else '~'}{count:,} scenes): add --yes to make it anyway, or give a shorter story"
+        )
+    if candidates is not None and candidates > MANY_CANDIDATES:
+        raise InputError(
+            f"--candidates {candidates} would make {candidates * count:,} pictures for {'' if scenes else '~'}"
+            f"{count:,} scenes: add --yes to make them anyway, or ask for {MANY_CANDIDATES} or fewer"
+        )
+    for s in scenes or [] if text is not None else []:
+        if speech_seconds(s.text) > LONG_SCENE_SECONDS:
+            raise InputError(
+                f"scene {s.index + 1} would show one picture for about {_duration(speech_seconds(s.text))}: add "
+                "--yes to make it anyway, or let storyreel cut the story (leave --scenes out, or ask for more)"
+            )
+
+
+def open_project(folder: str | Path) -> Project:
+    """A project folder for a command to work in: an existing project, or a new one in an empty or new folder
+    (never in a folder of other files, and never a damaged project taken for a new one)."""
+    folder = Path(folder)
+    if folder.is_dir() and not (folder / "project.db").exists():
+        others = [p.name for p in folder.iterdir() if p.name != "media" or not _our_media(p)]
+        if others:
+            raise InputError(
+                f"{folder} is a folder of other files ({others[0]}, ...), not a storyreel project: give a new "
+                "folder for the project"
+            )
+    return Project(folder)
+
+
+def _our_media(media: Path) -> bool:
+    """A media/ folder storyreel made: only its two-letter folders of sha256-named files, and thumbnails."""
+    return media.is_dir() and all(p.is_dir() and (len(p.name) == 2 or p.name == "thumbs") for p in media.iterdir())
+
+
+def remove_project(folder: Path, keep_folder: bool = False) -> None:
+    """Take away a project this command has just made and stored nothing in: only storyreel's own files, and
+    never one another process has meanwhile given a story."""
+    try:
+        project = Project(folder, create=False)
+    except StoreError:
+        return
+    try:
+        if project.story_text() is not None:
+            return
+    finally:
+        project.close()
+    if not keep_folder and all(p.name in ("project.db", "project.db-wal", "project.db-shm", "media", ".render.lock")
+                               for p in folder.iterdir()):  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for name in ("project.db", "project.db-wal", "project.db-shm", ".render.lock"):
+        (folder / name).unlink(missing_ok=True)
+    if _our_media(folder / "media") and not any((folder / "media").rglob("*.*")):
+        shutil.rmtree(folder / "media", ignore_errors=True)
+
+
+def is_other_story(old: str, new: str) -> bool:
+    """True when ``new`` is not an edit of ``old`` but another story: less than a third of the old story's
+    word runs (four words) are still in it."""
+
+    n = 4 if len(re.findall(r"\w+", old)) >= 8 else 1  # a run length for both: short stories by their words
+
+    def runs(text: str) -> set[tuple[str, ...]]:
+        words = re.findall(r"\w+", text.lower())
+        return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+    before = runs(old)
+    return bool(before) and len(before & runs(new)) < len(before) / 3
+
+
+def check_replacing(project: Project, text: str, replace: bool) -> None:
+    """Replacing a project's whole story is asked for, never done by a mistyped file name."""
+    old = project.story_text()
+    if old is None or replace or not is_other_story(old, text):
+        return
+    first = " ".join(old.split()[:6])
+    raise InputError(
+        f"{project.path} holds another story (\"{first} ...\"): add --replace to replace it (its pictures, picks and "
+        "prompts stay in the project and come back if you go back), or give another --project"
+    )
+
+
 def make(story_path: str | Path, output: str | Path, project_dir: str | Path | None = None,
          options: Options | None = None, progress: Progress = _quiet, log: Log = _quiet,
-         should_stop: Callable[[], bool] | None = None) -> MakeResult:  # fmt: skip
-    """Everything in one go: a story file in, a narrated video (and its .srt) out."""
-    output = Path(output)
-    # 1. check inputs before doing any work
-    text = read_story(story_path)
-    check_output(output)
-    if options and options.music:
-        from .render.ffmpeg import check_audio
+         should_stop: Callable[[], bool] | None = None, replace: bool = False,
+         overwrite: bool = False, yes: bool = False) -> MakeResult:  # fmt: skip
+    """Everything in one go: a story file in, a narrated video (and its .srt) out.
 
-        check_audio(Path(options.music))
-    project = Project(project_dir or output.with_suffix(".storyreel"))
+    ``replace``: the project may hold another story; ``overwrite``: the video may replace a file storyreel did
+    not write; ``yes``: go on with a very long video or very many candidates."""
+    output = Path(output)
+    folder = Path(project_dir or output.with_suffix(".storyreel"))
+    # 1. check everything before anything is written: a failed make leaves no half-made project behind
+    text = read_story(story_path)
+    existing = Project(folder, create=False) if (folder / "project.db").exists() or damaged(folder) else None
+    folder_existed = folder.exists()
+    check_output(output, Path(story_path), overwrite, existing)
+    given = given_options(options or Options())
+    merged = merge_options(existing.settings() if existing else {}, given)
+    check_options(merged, given, folder)
+    new_story = None if existing is not None and existing.story_text() == text else text
+    check_size(new_story, given.get("candidates"), yes)
+    if existing is not None:
+        check_replacing(existing, text, replace)
+    project = existing or open_project(folder)
+    stored = existing is not None
     try:
         opts = resolve(project, options or Options())
         backend = choose_backend(opts["backend"], opts.get("model"), log)  # a missing model stops us here
         # 2. scenes and characters
         progress("story", 0, 1)
-        scenes, characters = update_story(project, text, opts)
+        scenes, characters = update_story(project, text, opts, log=log)
+        stored = True
         progress("story", 1, 1)
+        check_size(new_story, given.get("candidates"), yes, scenes)
         # 3. images
         _, made = generate(project, opts, backend, scenes, progress, log, should_stop)
         # 4. narration and video
-        result = render(project, output, opts, backend, progress, log, should_stop)
+        result = render(project, output, opts, backend, progress, log, should_stop, overwrite=overwrite)
         return MakeResult(project.path, result, project.scenes(), project.characters(), made)
+    except BaseException:
+        if not stored:  # this run made the project and stored nothing of worth in it
+            project.close()
+            remove_project(folder, keep_folder=folder_existed)
+        raise
     finally:
         project.close()

@@ -16,6 +16,7 @@ from storyreel.pipeline import Options, queue_render, resolve, update_story
 from storyreel.stages.characters import apply_edit
 from storyreel.store import jobs as q
 from storyreel.store.db import Project
+from storyreel.store.migrations import MIGRATIONS
 from storyreel.types import Character, Mention
 
 REPEATS = (
@@ -142,7 +143,7 @@ def test_two_processes_opening_a_new_project_at_once(tmp_path):
         found.append(errors.get())
     assert not found, found
     names = [r[0] for r in Project(tmp_path / "p0").db.execute("SELECT name FROM _migrations")]
-    assert names == ["m001_initial", "m002_scene_cast", "m003_jobs", "m004_studio"]
+    assert names == [name for name, _ in MIGRATIONS]
 
 
 # the queue ------------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ TALE = (
 )
 
 
-ALL_MIGRATIONS = ["m001_initial", "m002_scene_cast", "m003_jobs", "m004_studio"]
+ALL_MIGRATIONS = ["m001_initial", "m002_scene_cast", "m003_jobs", "m004_studio", "m005_story_versions"]
 
 
 def _opts():
@@ -82,8 +82,9 @@ def test_media_is_content_addressed(tmp_path):
 def test_not_a_project_database(tmp_path):
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "project.db").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="not a storyreel project"):
+    with pytest.raises(StoreError, match="damaged .*storyreel repair"):
         Project(tmp_path / "p")
+    assert (tmp_path / "p" / "project.db").read_bytes() == b"this is not sqlite" * 100  # never written over
 
 
 def test_every_write_is_a_transaction(tmp_path):

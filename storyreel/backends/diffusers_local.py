@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError, Cancelled, InputError, ModelNotFoundError
+from ..errors import BackendError, Cancelled, HubUnreachableError, InputError, ModelNotFoundError
 from ..types import ImageRequest
 from .base import Defaults, ImageBackend, Progress, ShouldStop
+from .hub import folder_variant
 
 DEFAULT_MODEL = "stabilityai/sd-turbo"
 _SINGLE_FILE = (".safetensors", ".ckpt")
@@ -58,13 +60,9 @@ def locate(model: str) -> tuple[str, Path]:
 
 
 def _cached_snapshot(repo_id: str) -> Path | None:
-    try:
-        from huggingface_hub import snapshot_download
+    from .hub import cached_snapshot
 
-        path = Path(snapshot_download(repo_id, local_files_only=True))
-    except Exception:  # not in the cache, or huggingface_hub missing
-        return None
-    return path if (path / "model_index.json").exists() else None
+    return cached_snapshot(repo_id)
 
 
 def weights_available(model: str) -> tuple[bool, str]:
@@ -90,7 +88,9 @@ def _family(kind: str, path: Path) -> str:
 
 
 def _quiet_libraries() -> None:
-    """Our progress bars speak for the load and the steps; the libraries' own would garble them."""
+    """Our progress bars speak for the load and the steps; the libraries' own would garble them, and their
+    warnings (transformers says it lacks torchvision while diffusers imports it) are not the user's business.
+    Called before the pipelines are imported, since some of those warnings come out of the import."""
     from diffusers.utils import logging as dlog
 
     dlog.disable_progress_bar()
@@ -149,13 +149,14 @@ class DiffusersBackend(ImageBackend):
             return self._pipe
         try:
             import torch
+
+            _quiet_libraries()
             from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
         except ImportError:
             raise InputError(
                 "the diffusers backend needs torch and diffusers: run `pip install 'storyreel[diffusers]'` "
                 "or use --backend sketch"
             ) from None
-        _quiet_libraries()
         device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         cls = StableDiffusionXLPipeline if self.family == "sdxl" else StableDiffusionPipeline
@@ -163,6 +164,9 @@ class DiffusersBackend(ImageBackend):
         try:
             if self.kind == "folder":
                 kwargs: dict[str, Any] = {dtype_arg: dtype}
+                variant = folder_variant(self.path)
+                if variant:  # `models pull` took only the fp16 weights; they load as `dtype` all the same
+                    kwargs["variant"] = variant
                 if self.family == "sd":
                     kwargs.update(safety_checker=None, requires_safety_checker=False)
                 pipe = cls.from_pretrained(self.path, local_files_only=True, **kwargs)
@@ -230,21 +234,27 @@ class DiffusersBackend(ImageBackend):
         return list(result.images)
 
 
-def pull(model: str) -> Path:
-    """Download a hub model into the Hugging Face cache (with a progress bar)."""
+def pull(model: str | None = None, say: Callable[[str], None] = print, if_reachable: bool = False) -> Path | None:
+    """Download a hub model (the default one if None) into the Hugging Face cache: its size said first, then
+    huggingface_hub's progress bars. Nothing is asked of the hub when the model is here already. With
+    ``if_reachable``, a hub that does not answer is one line and None rather than an error."""
+    from . import hub
+
+    model = model or DEFAULT_MODEL
+    if model.count("/") != 1 or model.startswith((".", "/", "~")) or Path(model).expanduser().exists():
+        raise InputError(f"{model} is not a hub id: give one such as {DEFAULT_MODEL} (a local model needs no pull)")
+    cached = hub.cached_snapshot(model)
+    if cached is not None:
+        say(f"{model} is downloaded already ({cached})")
+        return cached
     try:
-        from huggingface_hub import snapshot_download
-    except ImportError:
-        raise InputError("downloading needs huggingface_hub: run `pip install 'storyreel[diffusers]'`") from None
-    try:
-        path = snapshot_download(
-            model,
-            allow_patterns=["*.json", "*.txt", "*.model", "**/*.safetensors", "*.safetensors"],
-            ignore_patterns=["*.fp16.*", "*ema*", "*.ckpt", "*.bin"] if not model.endswith("fp16") else None,
-        )
-    except Exception as err:  # network errors, unknown repo, gated repo
-        raise ModelNotFoundError(
-            f"cannot download {model}: {type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}; "
-            "check the id and your connection, or copy a model folder here and pass --model FOLDER"
-        ) from None
-    return Path(path)
+        plan = hub.plan_pull(model)
+    except HubUnreachableError as err:
+        if not if_reachable:
+            raise HubUnreachableError(f"cannot download {model}: {err}; try again when online") from None
+        say(f"not downloading {model}: {err}; --backend auto draws sketch cards without it")
+        return None
+    say(f"{plan.summary()}, into {hub_cache_dir()}")
+    path = hub.download(plan)
+    say(f"downloaded {model} to {path}")
+    return path

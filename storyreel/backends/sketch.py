@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import textwrap
 from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
+from ..stages.language import IDEOGRAPHIC
 from ..types import ImageRequest
 from .base import Defaults, ImageBackend, Progress, ShouldStop
 
 
+def font(size: int, bold: bool = False, text: str = "") -> ImageFont.FreeTypeFont:
+    """Roboto; for ``text`` with letters Roboto lacks (Chinese, Arabic, ...), a font of the machine that has them."""
+    from ..render.fonts import font_file_for
+
+    other = font_file_for(text) if text and not text.isascii() else None
+    return _font(size, bold, str(other) if other else None)
+
+
 @cache
-def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+def _font(size: int, bold: bool, path: str | None) -> ImageFont.FreeTypeFont:
     import font_roboto
 
-    name = "RobotoBold" if bold else "Roboto"
-    return ImageFont.truetype(font_roboto.font_files[name], size)
+    return ImageFont.truetype(path or font_roboto.font_files["RobotoBold" if bold else "Roboto"], size)
+
+
+_IDEOGRAPH = re.compile(f"[{IDEOGRAPHIC}]")
 
 
 def _palette(seed: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -64,7 +76,7 @@ class SketchBackend(ImageBackend):
         y = pad + int(unit * 4.2)
         names = ", ".join(n for n, _ in req.characters)
         if names:
-            draw.text((pad, y), names, font=font(unit, bold=True), fill=(255, 214, 102))
+            draw.text((pad, y), names, font=font(unit, True, names), fill=(255, 214, 102))
             y += int(unit * 1.6)
         # the prompt, with each character's words in yellow
         marked = {p.strip() for _, words in req.characters for p in words.split(",") if p.strip()}
@@ -72,10 +84,13 @@ class SketchBackend(ImageBackend):
         pieces = [p.strip() for p in req.prompt.split(", ") if p.strip()]
         for piece in pieces:
             colour = (255, 214, 102) if piece in marked else (235, 235, 235)
-            for line in textwrap.wrap(piece, cols):
+            wide = _IDEOGRAPH.search(piece)  # Chinese characters are twice as wide, with no spaces to wrap at
+            per_line = max(1, cols // 2 - 1)
+            lines = [piece[k : k + per_line] for k in range(0, len(piece), per_line)] if wide else textwrap.wrap(piece, cols)
+            for line in lines:
                 if y > h - 3 * unit:
                     break
-                draw.text((pad, y), line, font=small, fill=colour)
+                draw.text((pad, y), line, font=font(unit, False, line), fill=colour)
                 y += int(unit * 1.25)
         # labels at the top: the bottom of the frame belongs to the captions
         label = "sketch"

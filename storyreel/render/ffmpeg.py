@@ -82,6 +82,18 @@ def probe(path: Path) -> MediaInfo:
     )
 
 
+def metadata(path: Path) -> dict[str, str]:
+    """A media file's container tags (title, comment, ...), as `ffmpeg -i` prints them."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, errors="replace"
+    )
+    if "Input #0" not in proc.stderr:
+        raise InputError(f"{path} is not a media file ffmpeg can read")
+    head = proc.stderr.split("Stream #", 1)[0]
+    tags = re.findall(r"^\s{4}(\w+)\s*: (.*)$", head, flags=re.M)
+    return {k.lower(): v.strip() for k, v in tags}
+
+
 def check_audio(path: Path) -> MediaInfo:
     if not path.is_file():
         raise InputError(f"music file {path} not found: check the path")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
+from ..stages.language import IDEOGRAPHIC
 from ..types import WordTiming
 
 MOTIONS = ("zoom_in", "pan_right", "zoom_out", "pan_up", "pan_left", "pan_down")
@@ -97,7 +99,22 @@ def build_timeline(
     return tl
 
 
-_BREAK_AFTER = re.compile(r"[.!?;:,\u2026\u3002\uff0c\u060c]['\"\u201d\u2019)]*$")
+_BREAK_AFTER = re.compile(
+    r"[.!?;:,\u2026\u3002\uff0c\u060c\u061b\u061f\u3001\uff01\uff1f\uff1b\uff1a]"
+    r"['\"\u201d\u2019)\u00bb\u300d\u300f\u300b\uff09]*$"
+)
+_IDEOGRAPH = re.compile(f"[{IDEOGRAPHIC}]")
+
+
+IDEOGRAPH_WEIGHT = 0.55  # a caption holds up to eleven Chinese characters (with their marks): one line
+
+
+def _weight(w: WordTiming) -> float:
+    """How much of a caption a word takes: 1, or for a Chinese character or kana (a "word" of its own, see
+    tts.base.word_spans) IDEOGRAPH_WEIGHT for it and each full-width mark with it ("虎！」")."""
+    if not _IDEOGRAPH.search(w.text):
+        return 1.0
+    return IDEOGRAPH_WEIGHT * sum(unicodedata.east_asian_width(ch) in "WF" for ch in w.text)
 
 
 def _group_words(ws: list[WordTiming]) -> list[list[WordTiming]]:
@@ -109,16 +126,37 @@ def _group_words(ws: list[WordTiming]) -> list[list[WordTiming]]:
         if _BREAK_AFTER.search(w.text):
             phrases.append([])
     groups: list[list[WordTiming]] = []
+    weights: list[float] = []
     for ph in (p for p in phrases if p):
-        parts = -(-len(ph) // MAX_CAPTION_WORDS)
-        size = -(-len(ph) // parts)
-        for k in range(0, len(ph), size):
-            chunk = ph[k : k + size]
-            if groups and len(groups[-1]) + len(chunk) <= MAX_CAPTION_WORDS and min(len(groups[-1]), len(chunk)) < 3:
+        total = sum(_weight(w) for w in ph)
+        parts = math.ceil(total / MAX_CAPTION_WORDS - 1e-9)
+        unit = min(_weight(w) for w in ph)  # even parts, counted in the phrase's smallest words
+        size = math.ceil(total / parts / unit - 1e-9) * unit
+        chunks: list[list[WordTiming]] = [[]]
+        filled = 0.0
+        for w in ph:
+            if chunks[-1] and filled + _weight(w) > size + 1e-9:
+                chunks.append([])
+                filled = 0.0
+            chunks[-1].append(w)
+            filled += _weight(w)
+        for chunk in chunks:
+            weight = sum(_weight(w) for w in chunk)
+            if groups and weights[-1] + weight <= MAX_CAPTION_WORDS + 1e-9 and min(weights[-1], weight) < 3:
                 groups[-1].extend(chunk)
+                weights[-1] += weight
             else:
                 groups.append(chunk)
+                weights.append(weight)
     return groups
+
+
+def caption_text(words: list[WordTiming]) -> str:
+    """The words of a caption as they are written: spaces between words, none between Chinese characters."""
+    out = words[0].text if words else ""
+    for before, w in zip(words, words[1:], strict=False):
+        out += ("" if _IDEOGRAPH.search(before.text) and _IDEOGRAPH.search(w.text) else " ") + w.text
+    return out
 
 
 def caption_groups(tl: Timeline, words: list[list[WordTiming]]) -> list[Caption]:
@@ -134,5 +172,5 @@ def caption_groups(tl: Timeline, words: list[list[WordTiming]]) -> list[Caption]
                 end = min(slot.end, slot.start + g[-1].end + 0.3)
             if end - start < 0.05:
                 continue
-            out.append(Caption(round(start, 3), round(end, 3), " ".join(w.text for w in g)))
+            out.append(Caption(round(start, 3), round(end, 3), caption_text(g)))
     return out

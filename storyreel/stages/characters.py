@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import plugins
 from ..types import Character, Mention, Scene, Story
+from .language import is_ideographic
 
 
 def find_characters(story: Story, doc: Any | None = None, engine: str = "rules") -> list[Character]:
@@ -20,6 +21,15 @@ def find_characters(story: Story, doc: Any | None = None, engine: str = "rules")
 
         doc = parse(text)
     return plugins.create("coref_engine", engine).find_characters(text, doc)
+
+
+def english_only_note(language: str) -> str:
+    """What to tell the user of a story the character finder cannot read (it knows English only: in another
+    language it would take verbs and function words for characters)."""
+    from .language import language_name
+
+    return (f"characters are found in English stories only, and this one is in {language_name(language)}: "
+            "add its characters by hand (the studio's Characters page, Add a character by hand)")  # fmt: skip
 
 
 def attribute_scenes(scenes: list[Scene], characters: list[Character]) -> list[Scene]:
@@ -56,8 +66,11 @@ def new_character_id(name: str, taken: set[str]) -> str:
 
 
 def _whole(words: str) -> str:
-    """A pattern for ``words`` standing as whole words, never inside a longer word."""
-    return (r"(?<!\w)" if words[:1].isalnum() else "") + re.escape(words) + (r"(?!\w)" if words[-1:].isalnum() else "")
+    """A pattern for ``words`` standing as whole words, never inside a longer word (Chinese and Japanese, written
+    without spaces, have no word edges to look for)."""
+    head, tail = words[:1], words[-1:]
+    return ((r"(?<!\w)" if head.isalnum() and not is_ideographic(head) else "") + re.escape(words)
+            + (r"(?!\w)" if tail.isalnum() and not is_ideographic(tail) else ""))  # fmt: skip
 
 
 def _locate(text: str, start: int, end: int, words: str) -> tuple[int, int] | None:

@@ -27,7 +27,7 @@ def narrate_scenes(
             raise Cancelled("narration stopped; what was spoken is kept")
         key = narration_key(engine, scene)
         row = project.narration_for(scene.id, key)
-        if row is None:
+        if row is None or not project.media.path(row.media).exists():  # a WAV deleted by hand is spoken again
             speech = engine.speak(scene.text)
             if speech.duration <= 0.05:
                 raise TTSError(f"the voice said nothing for scene {scene.index + 1} ({scene.text[:40]!r}): "

@@ -25,7 +25,7 @@ from ..errors import Cancelled, InputError, RenderError, StoreError, store_error
 from ..render import captions as cap
 from ..render import ffmpeg
 from ..render.motion import cover, render_planes, to_planes
-from ..render.timeline import ZOOM, Caption, Timeline, build_timeline
+from ..render.timeline import ZOOM, Timeline, build_timeline
 from ..store.db import CandidateRow, NarrationRow, Project, input_key
 from ..tts.base import read_wav
 from ..types import Scene, WordTiming
@@ -65,16 +65,66 @@ class RenderResult:
     reused: bool
 
 
-def check_output(output: Path) -> None:
-    """Fail early, before any work, when the output cannot be written."""
+MADE_TAG = "made with storyreel"  # the MP4's comment: a video storyreel may write over
+
+
+def check_output(output: Path, story: Path | None = None, overwrite: bool = False,
+                 project: Project | None = None) -> None:  # fmt: skip
+    """Fail early, before any work, when the video or its .srt cannot be written, or would be written over the
+    story being read (never) or over a file storyreel did not write (only with ``overwrite``)."""
     if output.suffix.lower() != ".mp4":
         raise InputError(f"output {output} should end in .mp4: storyreel writes MP4 videos")
+    for path in (output, output.with_suffix(".srt")):
+        if path.is_dir():
+            raise InputError(f"{path} is a folder: give the video's file name, e.g. -o {path / 'story.mp4'}")
+        if not path.exists():
+            continue
+        if story is not None and _same_file(path, story):
+            raise InputError(f"writing {path} would replace the story being read: choose another -o for the video")
+        if not overwrite and not made_by_storyreel(path, project):
+            raise InputError(
+                f"{path} exists and storyreel did not write it: choose another -o, or add --force to replace it"
+            )
+    folder = output.parent  # the nearest folder that exists: nothing is made before the options are checked
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise store_error(NotADirectoryError(20, "not a folder"), folder)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=output.parent, prefix=".storyreel-check-"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".storyreel-check-"):
             pass
     except OSError as err:
         raise store_error(err, output.parent) from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def made_by_storyreel(path: Path, project: Project | None = None) -> bool:
+    """A file storyreel wrote: one of this project's outputs, an MP4 with our tag, an .srt beside one; or
+    an empty file (nothing to lose)."""
+    try:
+        if path.stat().st_size == 0:
+            return True
+    except OSError:
+        return False
+    video = path.with_suffix(".mp4")
+    if project is not None and project.wrote_output(video):
+        return True
+    if path.suffix.lower() == ".srt":
+        try:
+            head = path.read_text(encoding="utf-8", errors="replace")[:200]
+        except OSError:
+            return False
+        return head.startswith("1\n") and " --> " in head and video.is_file() and made_by_storyreel(video)
+    try:
+        return MADE_TAG in ffmpeg.metadata(path).get("comment", "")
+    except InputError:
+        return False
 
 
 def _voice_track(rows: list[NarrationRow], project: Project, tl: Timeline) -> np.ndarray:
@@ -98,21 +148,19 @@ def _write_wav(path: Path, track: np.ndarray) -> None:
     path.write_bytes(wav_bytes(np.clip(track * 32767, -32768, 32767).astype(np.int16), AUDIO_RATE))
 
 
-def _fonts(work: Path) -> dict[str, str]:
+def _fonts(work: Path, text: str = "") -> dict[str, str]:
     """A fonts folder and fontconfig file of our own, so libass finds Roboto (and the system's fonts for
-    scripts Roboto lacks) without depending on how the machine's fontconfig is set up."""
+    scripts Roboto lacks, see render.fonts) without depending on how the machine's fontconfig is set up."""
     import font_roboto
+
+    from ..render.fonts import fontconfig_xml
 
     fonts = work / "fonts"
     fonts.mkdir()
     for name in ("Roboto", "RobotoBold"):
         shutil.copy(font_roboto.font_files[name], fonts)
     conf = work / "fonts.conf"
-    conf.write_text(
-        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
-        f"  <dir>{fonts}</dir>\n  <dir>/usr/share/fonts</dir>\n  <dir>/usr/local/share/fonts</dir>\n"
-        f"  <cachedir>{work / 'fontcache'}</cachedir>\n</fontconfig>\n"
-    )
+    conf.write_text(fontconfig_xml(fonts, work / "fontcache", text))
     env = dict(os.environ)
     env["FONTCONFIG_FILE"] = str(conf)
     return env
@@ -194,27 +242,49 @@ def _frames(tl: Timeline, images: list[Path], should_stop: Callable[[], bool] | 
 
 
 def _ahead(gen: Iterator[bytes], depth: int = 6) -> Iterator[bytes]:
-    """Make frames on a second thread while ffmpeg takes the previous ones (OpenCV releases the GIL)."""
+    """Make frames on a second thread while ffmpeg takes the previous ones (OpenCV releases the GIL).
+
+    However the consumer stops (done, an error, Ctrl-C), the thread is stopped and joined before this returns:
+    a thread left inside OpenCV when Python exits aborts the process ("terminate called without an active
+    exception")."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def work() -> None:
         try:
             for item in gen:
-                q.put(item)
+                if not put(item):
+                    return
         except BaseException as err:  # handed to the consumer
-            q.put(err)
+            put(err)
             return
-        q.put(done)
+        finally:
+            gen.close() if hasattr(gen, "close") else None
+        put(done)
 
-    threading.Thread(target=work, daemon=True).start()
-    while True:
-        item = q.get()
-        if item is done:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def render_video(
@@ -227,8 +297,10 @@ def render_video(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     force: bool = False,
+    overwrite: bool = False,
 ) -> RenderResult:
-    """Render, or reuse the video an earlier render made from exactly these inputs (unless ``force``)."""
+    """Render, or reuse the video an earlier render made from exactly these inputs (unless ``force``).
+    ``overwrite``: write over an existing file storyreel did not make."""
     width, height = settings.size
     missing = [str(s.index + 1) for s in scenes if s.id not in picks]
     if missing:
@@ -238,7 +310,7 @@ def render_video(
             "generate them first (Generate all, or `storyreel generate`)"
         )
     output = Path(output)
-    check_output(output)
+    check_output(output, overwrite=overwrite, project=project)
     srt_path = output.with_suffix(".srt")
     music = Path(settings.music) if settings.music else None
     music_sha = ""
@@ -252,12 +324,9 @@ def render_video(
     words = [[WordTiming(w["text"], w["start"], w["end"]) for w in r.words] for r in rows]
     crossfade = settings.crossfade if settings.transitions else 0.0
     tl = build_timeline([r.duration for r in rows], width, height, settings.fps, settings.pause, crossfade, words)
-    srt_entries = [
-        Caption(slot.start, min(slot.end, slot.start + slot.voice + 0.2), scene.text)
-        for slot, scene in zip(tl.slots, scenes, strict=True)
-    ]
+    srt_entries = tl.captions  # the same short cues as the burned captions
     key = input_key(
-        "render-v1", [picks[s.id].media for s in scenes], [r.media for r in rows], [s.text for s in scenes],
+        "render-v2", [picks[s.id].media for s in scenes], [r.media for r in rows], [s.text for s in scenes],
         asdict(settings) | {"music": music_sha},
     )  # fmt: skip
     previous = project.render_for(key)
@@ -266,7 +335,6 @@ def render_video(
         _publish(project.media.path(previous["srt_media"]), srt_path)
         return RenderResult(output, srt_path, previous["duration"], True)
 
-    _sweep_stale_work(project.path)
     with tempfile.TemporaryDirectory(dir=project.path, prefix=".render-") as tmp:
         work = Path(tmp)
         try:
@@ -279,7 +347,7 @@ def render_video(
         except OSError as err:
             raise store_error(err, work) from None
         _mix_audio(work, settings, tl.duration, music)
-        env = _fonts(work)
+        env = _fonts(work, " ".join(c.text for c in tl.captions))
         images = [project.media.path(picks[s.id].media) for s in scenes]
         args = [
             ffmpeg.ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
@@ -289,13 +357,15 @@ def render_video(
             "-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", "yuv420p",
             "-r", str(settings.fps), "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
             "-c:a", "aac", "-b:a", "192k", "-ar", str(AUDIO_RATE), "-ac", "2",
-            "-movflags", "+faststart", "-t", f"{tl.frames / settings.fps:.3f}", "video.mp4",
+            "-metadata", f"comment={MADE_TAG}", "-movflags", "+faststart", "-t", f"{tl.frames / settings.fps:.3f}", "video.mp4",
         ]  # fmt: skip
         log = (work / "ffmpeg.log").open("w+")
-        proc = subprocess.Popen(args, cwd=work, env=env, stdin=subprocess.PIPE, stderr=log, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(args, cwd=work, env=env, stdin=subprocess.PIPE, stderr=log, stdout=subprocess.DEVNULL,
+                                start_new_session=True)  # Ctrl-C is ours to handle: ffmpeg is stopped below
         assert proc.stdin is not None
+        frames = _ahead(_frames(tl, images, should_stop, settings.motion))
         try:
-            for n, frame in enumerate(_ahead(_frames(tl, images, should_stop, settings.motion))):
+            for n, frame in enumerate(frames):
                 proc.stdin.write(frame)
                 if progress and n % 15 == 0:
                     progress(n, tl.frames)
@@ -305,7 +375,10 @@ def render_video(
         except BaseException:
             proc.kill()
             proc.wait()
+            log.close()
             raise
+        finally:
+            frames.close()  # the frame thread is stopped and joined, however we leave
         code = proc.wait()
         log.seek(0)
         err = log.read()
@@ -328,21 +401,17 @@ def _umask() -> int:
     return mask
 
 
-def _sweep_stale_work(root: Path, older_than: float = 3600.0) -> None:
-    """Work folders left by a render that was killed (a kill skips the clean-up)."""
-    import time
-
+def sweep_work(root: Path) -> None:
+    """Work folders and half-copied files left by renders that were killed (a kill skips the clean-up). Called
+    under the project's render lock, so no render is using them."""
     for stale in root.glob(".render-*"):
-        try:
-            if time.time() - stale.stat().st_mtime > older_than:
-                shutil.rmtree(stale, ignore_errors=True)
-        except OSError:
-            pass
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _publish(src: Path, dest: Path) -> None:
     """Copy to a temporary name beside dest, then rename: the old file stays until the new one is whole."""
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
         os.close(fd)
         shutil.copyfile(src, tmp)

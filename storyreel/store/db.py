@@ -66,11 +66,13 @@ IMAGE_TABLES = {"candidate": ("candidates", "scene_id"), "portrait": ("portraits
 
 def insert_image(db: sqlite3.Connection, kind: str, owner: str, key: str, slot: int, media: str,
                  meta: dict[str, Any]) -> None:  # fmt: skip
-    """Record a made image (its file already in media/); one already there under this key is kept."""
+    """Record a made image (its file already in media/). One made again under the same key (its file was
+    deleted) keeps its row, and so the picks that name it."""
     table, column = IMAGE_TABLES[kind]
     db.execute(
-        f"INSERT OR IGNORE INTO {table} ({column}, input_key, slot, media, backend, model, seed, steps, guidance, "
-        "width, height, prompt, negative, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {table} ({column}, input_key, slot, media, backend, model, seed, steps, guidance, "
+        "width, height, prompt, negative, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        f"ON CONFLICT({column}, input_key) DO UPDATE SET media = excluded.media",
         (
             owner, key, slot, media, meta["backend"], meta["model"], meta["seed"], meta["steps"], meta["guidance"],
             meta["width"], meta["height"], meta["prompt"], meta["negative"], time.time(),
@@ -96,15 +98,56 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def damage_message(path: Path, why: str) -> str:
+    return (
+        f"the project database {path / 'project.db'} is damaged ({why}); nothing was changed. The pictures and "
+        f"narration in {path / 'media'} are intact: run `storyreel repair {path}` to set the damaged file aside "
+        "and rebuild what can be rebuilt"
+    )
+
+
+def damaged(path: Path) -> str | None:
+    """Why the project at ``path`` cannot be opened without losing something, or None. A database emptied or
+    deleted while media/ holds the project's files must never be taken for a new, empty project."""
+    db_file = path / "project.db"
+    made = (path / "media").is_dir() and any(p.is_dir() and len(p.name) == 2 for p in (path / "media").iterdir())
+    if not db_file.exists():
+        return damage_message(path, "it is missing, but media/ holds the project's files") if made else None
+    try:
+        size = db_file.stat().st_size
+        age = time.time() - db_file.stat().st_mtime
+    except OSError:
+        return None
+    if size == 0 and (made or (age > 10 and not Path(str(db_file) + "-wal").exists())):
+        return damage_message(path, "it is empty: 0 bytes")  # a database another process is creating is not old
+    if 0 < size < 100 and db_file.read_bytes()[:16] != b"SQLite format 3\x00":
+        return damage_message(path, f"it is cut short: {size} bytes")
+    return None
+
+
+def _is_ours(db: sqlite3.Connection) -> bool:
+    """A database file that exists is ours when it has our migrations table, or is still empty."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return not tables or "_migrations" in tables
+
+
 class Project:
     """A project folder. ``create=False`` opens only one that exists (a worker must never bring back a project
-    deleted in the studio)."""
+    deleted in the studio). A damaged project is never opened (it could be taken for a new one), except by
+    ``storyreel repair`` (``check=False``)."""
 
-    def __init__(self, path: str | Path, create: bool = True) -> None:
+    def __init__(self, path: str | Path, create: bool = True, check: bool = True) -> None:
         self.path = Path(path)
         self._depth = 0  # nested tx() blocks join the outer transaction
-        if not create and not (self.path / "project.db").is_file():
+        db_file = self.path / "project.db"
+        if self.path.is_file():
+            raise StoreError(f"{self.path} is a file, not a project folder: give a folder path")
+        damage = damaged(self.path) if check else None  # only `storyreel repair` opens a damaged project
+        if damage:
+            raise StoreError(damage)
+        if not create and not db_file.is_file():
             raise StoreError(f"{self.path} is not a storyreel project (it has no project.db)")
+        existed = db_file.is_file()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             (self.path / "media").mkdir(exist_ok=True)
@@ -114,8 +157,11 @@ class Project:
             raise store_error(err, self.path) from None
         self.media = MediaStore(self.path / "media")
         try:
-            target = f"file:{self.path / 'project.db'}?mode=rw" if not create else str(self.path / "project.db")
+            target = f"file:{db_file}?mode=rw" if not create else str(db_file)
             self.db = sqlite3.connect(target, timeout=30, isolation_level=None, uri=not create)
+            if existed and not _is_ours(self.db):
+                self.db.close()
+                raise StoreError(f"{db_file} is a database of another program: give a new folder for the project")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -131,7 +177,7 @@ class Project:
         if "readonly" in msg or "unable to open" in msg:
             return StoreError(f"cannot write the project {self.path}: choose a folder you can write to")
         if "not a database" in msg or "malformed" in msg:
-            return StoreError(f"{self.path / 'project.db'} is not a storyreel project database: use another folder")
+            return StoreError(damage_message(self.path, "it is not a readable SQLite database"))
         return StoreError(f"project database error in {self.path}: {msg}")
 
     def close(self) -> None:
@@ -181,6 +227,10 @@ class Project:
                 )
 
     # story and scenes --------------------------------------------------------------------------------------
+    def story_versions(self) -> list[sqlite3.Row]:
+        """The story's earlier texts, newest first."""
+        return self._query("SELECT * FROM story_versions ORDER BY id DESC")
+
     def story_text(self) -> str | None:
         rows = self._query("SELECT text FROM story WHERE id = 1")
         return rows[0]["text"] if rows else None
@@ -192,6 +242,9 @@ class Project:
         if rows and rows[0]["sha256"] == sha:
             return False
         with self.tx() as db:
+            # every version of the story is kept: replacing it never loses the old one
+            db.execute("INSERT INTO story_versions (text, sha256, form, replaced_at) "
+                       "SELECT text, sha256, form, ? FROM story WHERE id = 1", (time.time(),))  # fmt: skip
             db.execute(
                 "INSERT INTO story (id, text, sha256, form, updated_at) VALUES (1, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET text=excluded.text, sha256=excluded.sha256, form=excluded.form, "
@@ -224,6 +277,17 @@ class Project:
                     if best is not None and difflib.SequenceMatcher(None, a[best], b[j]).ratio() >= 0.5:
                         scenes[j].id = old[best].id
                         free.remove(best)
+        # a scene of an earlier version of the story comes back with its id, and so its pick, cast and prompt
+        retired: dict[str, list[str]] = {}
+        for r in self._query("SELECT id, text FROM scenes WHERE active = 0 ORDER BY rowid DESC"):
+            retired.setdefault(_norm(r["text"]), []).append(r["id"])
+        used = {s.id for s in scenes if s.id}
+        for s in scenes:
+            if not s.id:
+                ids = [i for i in retired.get(_norm(s.text), []) if i not in used]
+                if ids:
+                    s.id = ids[0]
+                    used.add(s.id)
         for s in scenes:
             if not s.id or s.id in taken:
                 s.id = "s" + uuid.uuid4().hex[:10]
@@ -488,6 +552,11 @@ class Project:
         rows = self._query("SELECT * FROM renders WHERE input_key = ? ORDER BY id DESC LIMIT 1", (key,))
         return rows[0] if rows else None
 
+    def wrote_output(self, video: Path) -> bool:
+        """Did a render of this project publish a video at this path?"""
+        where = str(Path(video).resolve())
+        return any(str(Path(r["output"]).resolve()) == where for r in self._query("SELECT DISTINCT output FROM renders"))
+
     def add_render(self, key: str, video: Path, srt: Path, output: Path, settings: dict, duration: float) -> None:
         vname = self.media.put_file(video, ".mp4")
         sname = self.media.put_file(srt, ".srt")
@@ -495,5 +564,5 @@ class Project:
             db.execute(
                 "INSERT INTO renders (input_key, media, srt_media, output, settings, duration, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, vname, sname, str(output), json.dumps(settings), duration, time.time()),
+                (key, vname, sname, str(Path(output).resolve()), json.dumps(settings), duration, time.time()),
             )

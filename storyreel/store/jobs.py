@@ -94,12 +94,14 @@ def _worker_alive(worker: str) -> bool:
         return True
 
 
-def _output_exists(db: sqlite3.Connection, job: NewJob) -> bool:
+def _output_exists(db: sqlite3.Connection, job: NewJob, project: Project) -> bool:
+    """Made, and its file still there (a picture deleted by hand is made again)."""
     if job.kind not in IMAGE_TABLES:
         return False
     table, column = IMAGE_TABLES[job.kind]
-    q = f"SELECT 1 FROM {table} WHERE {column} = ? AND input_key = ?"
-    return db.execute(q, (job.target, job.input_key)).fetchone() is not None
+    q = f"SELECT media FROM {table} WHERE {column} = ? AND input_key = ?"
+    row = db.execute(q, (job.target, job.input_key)).fetchone()
+    return row is not None and project.media.path(row[0]).exists()
 
 
 def enqueue(project: Project, jobs: list[NewJob], fresh: list[int] | None = None) -> list[int]:
@@ -114,7 +116,7 @@ def enqueue(project: Project, jobs: list[NewJob], fresh: list[int] | None = None
                 "SELECT id, state FROM jobs WHERE kind = ? AND target = ? AND input_key = ?",
                 (j.kind, j.target, j.input_key),
             ).fetchone()
-            if row is None and _output_exists(db, j):
+            if row is None and _output_exists(db, j, project):
                 continue  # made before the queue knew of it
             if row is None:
                 cur = db.execute(
@@ -127,7 +129,7 @@ def enqueue(project: Project, jobs: list[NewJob], fresh: list[int] | None = None
                     fresh.append(int(cur.lastrowid))
                 continue
             ids.append(row["id"])
-            again = row["state"] in ("failed", "cancelled") or (row["state"] == "done" and not _output_exists(db, j))
+            again = row["state"] in ("failed", "cancelled") or (row["state"] == "done" and not _output_exists(db, j, project))
             if again:
                 db.execute(
                     "UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, cancel = 0, worker = NULL, "

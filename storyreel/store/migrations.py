@@ -140,6 +140,19 @@ def m004_studio(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m005_story_versions(db: sqlite3.Connection) -> None:
+    """Every earlier text of the story, so that replacing it loses nothing."""
+    db.executescript(
+        """
+        CREATE TABLE story_versions (
+            id INTEGER PRIMARY KEY, text TEXT NOT NULL, sha256 TEXT NOT NULL, form TEXT NOT NULL,
+            replaced_at REAL NOT NULL
+        );
+        """
+    )
+
+
 class _Statements:
     """A connection whose ``executescript`` runs each statement with ``execute``, inside the caller's transaction
     (sqlite3's own executescript commits first, so a migration killed midway would stay half done)."""

@@ -9,17 +9,26 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ..stages.language import IDEOGRAPHIC
 from ..types import Speech, WordTiming
 
-_WORD = re.compile(r"\S+")
+# A word is a run of non-space characters; a Chinese character or kana is a word of its own, with the marks
+# around it (「 before, 。」 after): those scripts have no spaces, and espeak times them one by one.
+_OPEN = "\u300c\u300e\u3008\u300a\u3010\uff08\u201c\u2018\u00ab(\\["
+_CLOSE = "\u3001\u3002\uff0c\uff01\uff1f\uff1b\uff1a\u300d\u300f\u3009\u300b\u3011\uff09\u201d\u2019\u00bb\u2026\u30fb)\\].,!?;:"
+_WORD = re.compile(f"[{_OPEN}]*[{IDEOGRAPHIC}][{_CLOSE}]*|(?:(?![{IDEOGRAPHIC}])\\S)+")
 
 
 class TTSEngine(ABC):
     name: str = ""
     voice: str = ""
+    notes: tuple[str, ...] = ()  # what the user should be told about the voice chosen, a line each
 
     @abstractmethod
     def speak(self, text: str) -> Speech: ...
+
+    def check(self) -> None:  # noqa: B027 (engines that can check more say so)
+        """Raise a TTSError now if this engine cannot speak with its voice (before any work is done)."""
 
     def key(self) -> tuple:
         """Everything that changes the sound, for the narration's input key."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ VOICES = {
     "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "pt": "Portuguese", "nl": "Dutch",
 }  # fmt: skip
 DEFAULT_SPEED = 165  # words per minute; espeak's own default (175) sounds hurried for stories
+LANGUAGE_VOICES = {"en": DEFAULT_VOICE, "zh": "cmn"}  # a language (ISO 639-1) whose voice has another name
 
 
 class _Event(ctypes.Structure):
@@ -99,15 +101,57 @@ def _set_voice(lib: Any, voice: str) -> bool:
     current = lib.espeak_GetCurrentVoice()
     if not current:
         return False
-    langs = ctypes.cast(current, ctypes.POINTER(_Voice)).contents.languages or b""
-    # the languages field is a list of (priority byte, name, NUL); the voice must speak the language asked for
-    return voice.lower().split("-")[0].encode() in langs.lower()
+    # the voice must speak the language asked for
+    return voice.lower().split("-")[0].encode() in b" ".join(_voice_languages(current))
+
+
+def _voice_languages(voice: int) -> list[bytes]:
+    """The languages of an espeak_VOICE: a list of (priority byte, name, NUL), ended by a 0 byte (so ctypes'
+    c_char_p reads only the first)."""
+    addr = ctypes.c_void_p.from_address(voice + _Voice.languages.offset).value
+    out: list[bytes] = []
+    while addr and len(out) < 64 and ctypes.string_at(addr, 1) != b"\0":
+        name = ctypes.string_at(addr + 1)
+        out.append(name.lower())
+        addr += 2 + len(name)
+    return out
+
+
+@cache
+def _data_languages() -> frozenset[str]:
+    """Every language espeak's voice data speaks (the "language" lines of its voice files)."""
+    try:
+        import espeakng_loader
+    except ImportError:
+        return frozenset()
+    found = set()
+    for f in (Path(espeakng_loader.get_data_path()) / "lang").rglob("*"):
+        if f.is_file():
+            for line in f.read_text(encoding="utf-8", errors="replace").splitlines():
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "language":
+                    found.add(parts[1].lower())
+    return frozenset(found)
+
+
+def voice_for_language(language: str) -> str | None:
+    """The espeak voice of a language (ISO 639-1: "fr" -> "fr", "zh" -> "cmn"), or None when espeak has none."""
+    voice = LANGUAGE_VOICES.get(language, language)
+    return voice if voice == DEFAULT_VOICE or voice in _data_languages() else None
 
 
 class EspeakEngine(TTSEngine):
     name = "espeak"
 
-    def __init__(self, voice: str | None = None, speed: int | None = None, **_: object) -> None:
+    def __init__(self, voice: str | None = None, speed: int | None = None, language: str | None = None,
+                 **_: object) -> None:  # fmt: skip
+        if voice is None and language and language != "en":  # the voice follows the story's language
+            from ..stages.language import language_name
+
+            voice = voice_for_language(language)
+            name = language_name(language)
+            self.notes = (f"the story is in {name}: espeak's {name} voice ({voice}) narrates it" if voice else
+                          f"espeak has no {name} voice: the story is narrated in English (choose one with --voice)",)  # fmt: skip
         self.voice = voice or DEFAULT_VOICE
         self.speed = int(speed or DEFAULT_SPEED)
         if not 80 <= self.speed <= 450:
@@ -115,6 +159,13 @@ class EspeakEngine(TTSEngine):
 
     def key(self) -> tuple:
         return (self.name, self.voice, self.speed)
+
+    def check(self) -> None:
+        lib, _ = _library()
+        with _lock:
+            found = _set_voice(lib, self.voice)
+        if not found:
+            raise TTSError(f"espeak has no voice {self.voice!r}: try en-us, en-gb, fr, de, es (or `espeak-ng --voices`)")
 
     def speak(self, text: str) -> Speech:
         lib, rate = _library()

@@ -63,7 +63,7 @@ def character_card(project, ch, everyone, colour: dict, opts: dict, in_scenes: l
                           help="Put into the prompt of every scene this character is in.")  # fmt: skip
             st.text_input("Negative words", value=ch.negative, key=f"neg_{k}",
                           help="Put into the negative prompt of its scenes.")  # fmt: skip
-            st.number_input("Portrait seed", value=seed, min_value=0, max_value=2**31 - 1, step=1, key=f"seed_{k}",
+            st.number_input("Portrait seed", value=seed, min_value=0, max_value=2**32 - 1, step=1, key=f"seed_{k}",
                             help="Fixed, so the preview changes only when the words do.")  # fmt: skip
             st.button("Save", key=f"save_{k}", type="primary", on_click=common.action(
                 save_words, ch.id, shown, common.Value(f"name_{k}"), common.Value(f"words_{k}"),

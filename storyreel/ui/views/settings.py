@@ -61,13 +61,13 @@ def body(project) -> None:
         b.text_input("Model", value=opts.get("model") or "", key="model",
                      placeholder="a diffusers folder, a .safetensors file, or a hub id like stabilityai/sd-turbo")  # fmt: skip
         c, d, e, f = st.columns(4)
-        c.number_input("Candidates per scene", 1, 32, int(opts.get("candidates") or common.STUDIO_CANDIDATES),
+        c.number_input("Candidates per scene", 1, 32, min(32, int(opts.get("candidates") or common.STUDIO_CANDIDATES)),
                        key="candidates")  # fmt: skip
-        d.number_input("Steps (0: the model's default)", 0, 150, int(opts.get("steps") or 0), key="steps")
-        e.number_input("Guidance (-1: the model's default)", -1.0, 30.0,
+        d.number_input("Steps (0: the model's default)", 0, 500, int(opts.get("steps") or 0), key="steps")
+        e.number_input("Guidance (-1: the model's default)", -1.0, 50.0,
                        float(opts["guidance"]) if opts.get("guidance") is not None else -1.0, step=0.5,
                        key="guidance")  # fmt: skip
-        f.number_input("Base seed", 0, 2**31 - 1, int(opts["seed"]), key="seed",
+        f.number_input("Base seed", 0, 2**32 - 1, int(opts["seed"]), key="seed",
                        help="Candidate k of every scene uses seed + k: the same seed makes the same picture.")  # fmt: skip
         st.text_input("Size (WIDTHxHEIGHT, empty: about the model's native size in the video's aspect)",
                       value=opts.get("size") or "", key="size", placeholder="512x896")  # fmt: skip

@@ -35,7 +35,7 @@ def video_options(project, opts: dict) -> None:
     with a:
         widget(st.selectbox, "Aspect", "aspect", list(ASPECTS), index=list(ASPECTS).index(opts["aspect"]),
                help="9:16 for TikTok, Reels and Shorts; 16:9 for YouTube; 1:1 for a feed.")  # fmt: skip
-        widget(st.slider, "Speed (words a minute)", "speed", 80, 300, int(opts.get("speed") or 165), step=5)
+        widget(st.slider, "Speed (words a minute)", "speed", 80, 450, int(opts.get("speed") or 165), step=5)
         widget(st.checkbox, "Captions", "captions", value=bool(opts.get("captions", True)))
         widget(st.slider, "Caption size", "caption_size", 0.5, 2.0, float(opts.get("caption_size") or 1.0), step=0.1)
     with b:
@@ -47,7 +47,7 @@ def video_options(project, opts: dict) -> None:
         widget(st.slider, "Motion", "motion", 0.0, 2.0, float(opts.get("motion", 1.0)), step=0.25,
                help="How far each picture zooms or pans: 0 still, 1 gentle, 2 strong.")  # fmt: skip
         widget(st.checkbox, "Crossfades between scenes", "transitions", value=bool(opts.get("transitions", True)))
-        widget(st.slider, "Music volume", "music_volume", 0.0, 1.0, float(opts.get("music_volume") or 0.3), step=0.05)
+        widget(st.slider, "Music volume", "music_volume", 0.0, 2.0, float(opts.get("music_volume") or 0.3), step=0.05)
     music_picker(project, opts)
 
 
