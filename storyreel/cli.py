@@ -29,7 +29,7 @@ app.add_typer(models_app, name="models")
 eval_app = typer.Typer(help="Measure storyreel's parts on public data sets.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per message: the terminal wraps it, not rich
 out = Console()
 
 STAGE_LABELS = {"story": "Reading the story", "images": "Generating images", "narration": "Narrating",

@@ -145,6 +145,7 @@ def test_a_story_video_made_in_the_browser(tmp_path):
         assert count(page, "stException") == 0
         # New project, from the sidebar: the Story page's form, no project open
         page.locator('[data-testid="stSidebar"]').get_by_role("button", name="New project").click()
+        page.get_by_role("button", name="Create project").wait_for(timeout=30_000)  # a busy machine is slow
         settle(page)
         assert "project=" not in page.url
         assert page.get_by_role("button", name="Create project").is_visible()
