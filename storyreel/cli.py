@@ -152,18 +152,13 @@ def new(
     given = dict(scenes=scenes, style=style, negative=negative, coref=coref, language=language)
     existing, folder_existed = (project / "project.db").exists(), project.exists()
     proj = pipeline.open_project(project)
-    try:
+    with pipeline.removed_unless_stored(proj, not existing, folder_existed):
         pipeline.check_replacing(proj, text, replace)
         new_story = None if proj.story_text() == text else text
         opts = pipeline.resolve(proj, Options(**given))
         pipeline.check_size(new_story, None, yes)
         scene_list, characters = pipeline.update_story(proj, text, opts,
                                                        log=lambda line: err.print(line, highlight=False))
-    except BaseException:
-        if not existing and proj.story_text() is None:  # nothing worth keeping was made
-            proj.close()
-            pipeline.remove_project(project, keep_folder=folder_existed)
-        raise
     pipeline.check_size(new_story, None, yes, scene_list)
     _print_overview(scene_list, characters)
     err.print(f"[green]project[/green] {proj.path}: {len(scene_list)} scenes, {len(characters)} characters")

@@ -162,11 +162,9 @@ def check_options(merged: dict[str, Any], given: dict[str, Any], project_path: P
     if merged.get("size"):
         parse_size(str(merged["size"]))
     if merged.get("language"):
-        from .stages import language
+        from .stages.language import check_language
 
-        check_language = getattr(language, "check_language", None)
-        if check_language is not None:
-            check_language(str(merged["language"]))
+        check_language(str(merged["language"]))
     if {"tts", "voice", "speed", "language"} & set(given):
         engine = plugins.create("tts_engine", merged["tts"], voice=merged.get("voice"), speed=merged.get("speed"))
         engine.check()  # a voice that does not exist is found now, not after the pictures are made
@@ -175,10 +173,7 @@ def check_options(merged: dict[str, Any], given: dict[str, Any], project_path: P
     if given.get("music"):
         from .render.ffmpeg import check_audio
 
-        found = Path(str(given["music"]))
-        if project_path is not None and not found.is_absolute() and (project_path / found).is_file():
-            found = project_path / found
-        check_audio(found)
+        check_audio(Path(music_path(project_path or Path("."), str(given["music"]))))
     if given.get("coref"):
         plugins.registry().factory("coref_engine", str(given["coref"]))
 
@@ -206,11 +201,11 @@ def analyse(text: str, scenes: int | None = None, coref: str = "rules", breaks: 
     a story in another language has just the characters added by hand (``edits``), and ``log`` is told so."""
     from .nlp import parse
     from .stages.characters import english_only_note
-    from .stages.language import check_language, detect_language
+    from .stages.language import story_language
 
     story = parse_story(text)
     narrated = narrated_text(story)
-    language = check_language(language) if language else detect_language(narrated)
+    language = story_language(narrated, language)
     if language != "en":  # spaCy's English model would cut sentences wrongly and take verbs for characters
         scene_list = split_scenes(story, None, scenes, breaks, language)
         characters = apply_edits([], edits or [], story.text)
@@ -218,7 +213,7 @@ def analyse(text: str, scenes: int | None = None, coref: str = "rules", breaks: 
         attribute_scenes(scene_list, characters)
         return scene_list, characters
     doc = parse(narrated)
-    scene_list = split_scenes(story, doc, scenes, breaks)
+    scene_list = split_scenes(story, doc, scenes, breaks, language)
     characters = apply_edits(find_characters(story, doc, engine=coref), edits or [], story.text)
     attribute_scenes(scene_list, characters)
     return scene_list, characters
@@ -438,11 +433,10 @@ def _render(project: Project, output: Path, opts: dict[str, Any], backend: Image
         generate(project, opts, backend, gone, progress, log, should_stop)
         picks = current_picks(project, backend, opts)
     from .render.fonts import missing_font_warning
-    from .stages.language import check_language, detect_language
+    from .stages.language import story_language
 
     # the voice follows the story's language unless the user chose one
-    story = parse_story(project.story_text() or "")
-    language = check_language(opts["language"]) if opts.get("language") else detect_language(narrated_text(story))
+    language = story_language(narrated_text(parse_story(project.story_text() or "")), opts.get("language"))
     engine = plugins.create("tts_engine", opts["tts"], voice=opts.get("voice"), speed=opts.get("speed"),
                             language=language)  # fmt: skip
     for note in getattr(engine, "notes", ()):
@@ -515,12 +509,12 @@ def queue_render(project: Project, opts: dict[str, Any], output: str = "video.mp
     return queue.enqueue(project, [queue.NewJob("render", RENDER_TARGET, key, f"render:{key}", spec)])[0]
 
 
-def music_path(project: Project, music: str | None) -> str | None:
+def music_path(project: Project | Path, music: str | None) -> str | None:
     """Music given as a path inside the project (the studio's uploads) is found there wherever the project
     has moved; any other path is as given."""
     if not music:
         return None
-    inside = project.path / music
+    inside = (project.path if isinstance(project, Project) else project) / music
     return str(inside) if not Path(music).is_absolute() and inside.is_file() else music
 
 
@@ -554,12 +548,12 @@ def check_size(text: str | None, candidates: int | None, yes: bool, scenes: list
             f"--candidates {candidates} would make {candidates * count:,} pictures for {'' if scenes else '~'}"
             f"{count:,} scenes: add --yes to make them anyway, or ask for {MANY_CANDIDATES} or fewer"
         )
-    for s in scenes or [] if text is not None else []:
-        if speech_seconds(s.text) > LONG_SCENE_SECONDS:
-            raise InputError(
-                f"scene {s.index + 1} would show one picture for about {_duration(speech_seconds(s.text))}: add "
-                "--yes to make it anyway, or let storyreel cut the story (leave --scenes out, or ask for more)"
-            )
+    long = next((s for s in scenes or [] if speech_seconds(s.text) > LONG_SCENE_SECONDS), None)
+    if text is not None and long is not None:
+        raise InputError(
+            f"scene {long.index + 1} would show one picture for about {_duration(speech_seconds(long.text))}: add "
+            "--yes to make it anyway, or let storyreel cut the story (leave --scenes out, or ask for more)"
+        )
 
 
 def open_project(folder: str | Path) -> Project:
@@ -603,6 +597,19 @@ def remove_project(folder: Path, keep_folder: bool = False) -> None:
         shutil.rmtree(folder / "media", ignore_errors=True)
 
 
+@contextmanager
+def removed_unless_stored(project: Project, created: bool, keep_folder: bool) -> Iterator[None]:
+    """For a command that has just made ``project``: if it fails before a story is stored, what it made is
+    taken away (the folder itself stays when the user had made it)."""
+    try:
+        yield
+    except BaseException:
+        if created:
+            project.close()
+            remove_project(project.path, keep_folder)
+        raise
+
+
 def is_other_story(old: str, new: str) -> bool:
     """True when ``new`` is not an edit of ``old`` but another story: less than a third of the old story's
     word runs (four words) are still in it."""
@@ -641,7 +648,9 @@ def make(story_path: str | Path, output: str | Path, project_dir: str | Path | N
     folder = Path(project_dir or output.with_suffix(".storyreel"))
     # 1. check everything before anything is written: a failed make leaves no half-made project behind
     text = read_story(story_path)
-    existing = Project(folder, create=False) if (folder / "project.db").exists() or damaged(folder) else None
+    if why := damaged(folder):  # a lost database is never taken for a new project
+        raise StoreError(why)
+    existing = Project(folder, create=False) if (folder / "project.db").exists() else None
     folder_existed = folder.exists()
     check_output(output, Path(story_path), overwrite, existing)
     given = given_options(options or Options())
@@ -652,25 +661,19 @@ def make(story_path: str | Path, output: str | Path, project_dir: str | Path | N
     if existing is not None:
         check_replacing(existing, text, replace)
     project = existing or open_project(folder)
-    stored = existing is not None
     try:
-        opts = resolve(project, options or Options())
-        backend = choose_backend(opts["backend"], opts.get("model"), log)  # a missing model stops us here
-        # 2. scenes and characters
-        progress("story", 0, 1)
-        scenes, characters = update_story(project, text, opts, log=log)
-        stored = True
-        progress("story", 1, 1)
-        check_size(new_story, given.get("candidates"), yes, scenes)
-        # 3. images
-        _, made = generate(project, opts, backend, scenes, progress, log, should_stop)
-        # 4. narration and video
-        result = render(project, output, opts, backend, progress, log, should_stop, overwrite=overwrite)
-        return MakeResult(project.path, result, project.scenes(), project.characters(), made)
-    except BaseException:
-        if not stored:  # this run made the project and stored nothing of worth in it
-            project.close()
-            remove_project(folder, keep_folder=folder_existed)
-        raise
+        with removed_unless_stored(project, existing is None, folder_existed):
+            opts = resolve(project, options or Options())
+            backend = choose_backend(opts["backend"], opts.get("model"), log)  # a missing model stops us here
+            # 2. scenes and characters
+            progress("story", 0, 1)
+            scenes, characters = update_story(project, text, opts, log=log)
+            progress("story", 1, 1)
+            check_size(new_story, given.get("candidates"), yes, scenes)
+            # 3. images
+            _, made = generate(project, opts, backend, scenes, progress, log, should_stop)
+            # 4. narration and video
+            result = render(project, output, opts, backend, progress, log, should_stop, overwrite=overwrite)
+            return MakeResult(project.path, result, project.scenes(), project.characters(), made)
     finally:
         project.close()

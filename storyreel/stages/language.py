@@ -63,6 +63,11 @@ def check_language(code: str) -> str:
     return base
 
 
+def story_language(narrated: str, given: str | None = None) -> str:
+    """The language a story is told in: the one the user gave (checked), else the one its narrated text reads as."""
+    return check_language(given) if given else detect_language(narrated)
+
+
 def language_name(code: str) -> str:
     return LANGUAGES.get(code, code)
 

@@ -269,7 +269,8 @@ def _ahead(gen: Iterator[bytes], depth: int = 6) -> Iterator[bytes]:
             put(err)
             return
         finally:
-            gen.close() if hasattr(gen, "close") else None
+            if hasattr(gen, "close"):  # a generator's own clean-up runs on this thread
+                gen.close()
         put(done)
 
     thread = threading.Thread(target=work, daemon=True)
