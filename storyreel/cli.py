@@ -204,7 +204,7 @@ def characters(
         from .stages.story import read_story
 
         scene_list, chars = pipeline.analyse(read_story(source), scenes, coref or "rules", language=language,
-                                             log=lambda line: err.print(line, highlight=False))  # fmt: skip
+                                             log=lambda line: err.print(line, highlight=False), minor=as_json)  # fmt: skip
     by_id = {c.id: c for c in chars}
     if as_json:
         doc = {
@@ -213,6 +213,7 @@ def characters(
                     "id": c.id,
                     "name": c.name,
                     "prompt": c.prompt,
+                    "minor": c.minor,
                     "mentions": [{"start": m.start, "end": m.end, "text": m.text} for m in c.mentions],
                 }
                 for c in chars
@@ -458,19 +459,13 @@ def eval_coref(
     engine: Annotated[str, typer.Option("--engine", help="Character finder engine.")] = "rules",
     per_document: Annotated[bool, typer.Option("--per-document", help="Also print each document's CoNLL F1.")] = False,
 ) -> None:
-    """Score the character finder on LitBank PER mentions: MUC, B-cubed, CEAF-e, CoNLL F1, mentions, speed."""
-    from . import plugins
+    """Score the character finder on LitBank PER mentions: MUC, B-cubed, CEAF-e, CoNLL F1, mentions, speed.
+
+    What is scored is what `storyreel characters STORY --json` gives: every cluster, minor ones included."""
     from .coref.evaluate import read_litbank, score
-    from .nlp import parse
 
     docs = read_litbank(litbank)
-    finder = plugins.create("coref_engine", engine)
-    parse("warm up")  # load the model outside the timings
-
-    def clusters_of(text: str, doc: Any) -> list[list[tuple[int, int]]]:
-        return [[(m.start, m.end) for m in c] for c in finder.clusters(text, doc)]
-
-    result = score(docs, clusters_of, parse)
+    result = score(docs, engine)
     table = Table("metric", "recall", "precision", "F1", title=f"{engine} on {len(docs)} LitBank documents (PER)")
     for label, (r, p, f) in (("MUC", result.muc), ("B-cubed", result.b3), ("CEAF-e", result.ceafe)):
         table.add_row(label, f"{r:.3f}", f"{p:.3f}", f"{f:.3f}")

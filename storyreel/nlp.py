@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from functools import cache
 from typing import Any
 
@@ -25,5 +26,19 @@ def load_nlp() -> Any:
     return nlp
 
 
-def parse(text: str) -> Any:
-    return load_nlp()(text)
+def parse(text: str, sent_starts: tuple[int, ...] | list[int] = ()) -> Any:
+    """The parse of ``text``. The first word at or after each offset in ``sent_starts`` begins a sentence (a
+    script's line): the parser keeps those edges, so no noun phrase or clause runs from one line into the next."""
+    nlp = load_nlp()
+    if not sent_starts:
+        return nlp(text)
+    doc = nlp.make_doc(text)
+    words = [t for t in doc if not t.is_space]
+    offsets = [t.idx for t in words]
+    for s in sent_starts:
+        k = bisect.bisect_left(offsets, s)
+        if k < len(words) and words[k].i > 0:
+            words[k].is_sent_start = True
+    for _, proc in nlp.pipeline:
+        doc = proc(doc)
+    return doc

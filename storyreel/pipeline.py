@@ -37,7 +37,7 @@ from .stages.images import (
 from .stages.narration import narrate_scenes
 from .stages.prompts import DEFAULT_NEGATIVE, DEFAULT_STYLE, compose_portrait, compose_prompt
 from .stages.scenes import split_scenes
-from .stages.story import narrated_text, parse_story, read_story
+from .stages.story import narrated_text, parse_narration, parse_story, read_story
 from .stages.video import RenderResult, VideoSettings, check_output, render_video, sweep_work
 from .store import jobs as queue
 from .store.db import CandidateRow, Project, damaged, input_key
@@ -193,13 +193,13 @@ def resolve(project: Project, options: Options) -> dict[str, Any]:
 # 1-3: story, scenes, characters --------------------------------------------------------------------------------
 def analyse(text: str, scenes: int | None = None, coref: str = "rules", breaks: dict[str, str] | None = None,
             edits: list[tuple[str, dict[str, Any]]] | None = None, language: str | None = None,
-            log: Log = _quiet) -> tuple[list[Scene], list[Character]]:  # fmt: skip
+            log: Log = _quiet, minor: bool = False) -> tuple[list[Scene], list[Character]]:  # fmt: skip
     """Scenes and characters of a story text, with each scene's characters set. Pure: no project.
 
     ``breaks`` are the user's scene merges and splits, ``edits`` the user's edits of the characters found.
     ``language`` is the story's (ISO 639-1; None: told from the text). The character finder reads English only:
-    a story in another language has just the characters added by hand (``edits``), and ``log`` is told so."""
-    from .nlp import parse
+    a story in another language has just the characters added by hand (``edits``), and ``log`` is told so.
+    ``minor``: the characters include the finder's minor clusters (flagged; never in a scene)."""
     from .stages.characters import english_only_note
     from .stages.language import story_language
 
@@ -212,9 +212,9 @@ def analyse(text: str, scenes: int | None = None, coref: str = "rules", breaks: 
         log(english_only_note(language))
         attribute_scenes(scene_list, characters)
         return scene_list, characters
-    doc = parse(narrated)
+    doc = parse_narration(story)
     scene_list = split_scenes(story, doc, scenes, breaks, language)
-    characters = apply_edits(find_characters(story, doc, engine=coref), edits or [], story.text)
+    characters = apply_edits(find_characters(story, doc, engine=coref, minor=minor), edits or [], story.text)
     attribute_scenes(scene_list, characters)
     return scene_list, characters
 

@@ -16,6 +16,17 @@ class Block:
 
 
 @dataclass(frozen=True)
+class Line:
+    """A script line, ``Speaker: speech | what to draw``, for the character finder: offsets into the story text."""
+
+    start: int  # the speech
+    end: int
+    speaker: str | None = None  # who says it; None for the narrator
+    visual_start: int = -1  # where what to draw is (-1: nothing)
+    visual: str = ""
+
+
+@dataclass(frozen=True)
 class Story:
     text: str  # the file's text as decoded; every offset points into it
     form: str  # "prose" or "script"
@@ -57,6 +68,7 @@ class Character:
     edited: bool = False  # the user wrote the prompt words: keep them when the story changes
     seed: int | None = None  # the seed of its portraits, fixed so a preview changes only with its words
     reference: str | None = None  # media name of the portrait chosen as its reference picture
+    minor: bool = False  # found by the finder but not one to draw (known by pronouns only): not in a project
 
 
 @dataclass(frozen=True)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
-from ..types import Character, Mention
+from ..types import Character, Line
 
 
 class CorefEngine(ABC):
     name: str = ""
 
     @abstractmethod
-    def find_characters(self, text: str, doc: Any) -> list[Character]:
-        """Cluster the character mentions of ``text``; offsets are Python string offsets into it."""
+    def find_characters(self, text: str, doc: Any, lines: Sequence[Line] = ()) -> list[Character]:
+        """Cluster the character mentions of ``text``; offsets are Python string offsets into it.
 
-    def clusters(self, text: str, doc: Any) -> list[list[Mention]]:
-        """Every predicted cluster of person mentions, singletons and pronoun-only ones included (for scoring).
-
-        The default gives the characters' mentions; engines that know more say more."""
-        return [c.mentions for c in self.find_characters(text, doc)]
+        Every cluster is returned; those that are not characters to draw (known by pronouns only, or only said
+        to be something) have ``minor`` set. ``lines`` are a script's lines: the speaker is who "I" is on a line,
+        and a description in what to draw is a mention of a character of that line, or of nobody."""

@@ -7,12 +7,13 @@ character as the rules engine does (a proper name if any, else the longest descr
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import InputError, ModelNotFoundError
 from ..types import Character, Mention
 from . import lexicon as lx
-from .base import CorefEngine
+from .base import CorefEngine, Line
 
 DEFAULT_MODEL = "biu-nlp/f-coref"
 
@@ -41,7 +42,7 @@ class FastcorefEngine(CorefEngine):
         result = self._model.predict(texts=[text])[0]
         return [list(c) for c in result.get_clusters(as_strings=False)]
 
-    def clusters(self, text: str, doc: Any) -> list[list[Mention]]:
+    def _clusters(self, text: str, doc: Any) -> list[list[Mention]]:
         out = []
         for spans in self._spans(text):
             words = [text[s:e] for s, e in spans]
@@ -61,13 +62,11 @@ class FastcorefEngine(CorefEngine):
             return "pronoun"
         return "name" if words[:1].isupper() and not words.lower().startswith(("the ", "a ", "an ")) else "description"
 
-    def find_characters(self, text: str, doc: Any) -> list[Character]:
+    def find_characters(self, text: str, doc: Any, lines: Sequence[Line] = ()) -> list[Character]:
         import re
 
         chars, used = [], set()
-        for mentions in self.clusters(text, doc):
-            if all(m.type == "pronoun" for m in mentions):
-                continue
+        for mentions in self._clusters(text, doc):
             names = [m.text for m in mentions if m.type == "name"]
             name = max(names, key=len) if names else max((m.text for m in mentions), key=len)
             base = re.sub(r"[\W_]+", "-", name.lower()).strip("-") or "character"
@@ -75,5 +74,6 @@ class FastcorefEngine(CorefEngine):
             while cid in used:
                 cid, n = f"{base}-{n}", n + 1
             used.add(cid)
-            chars.append(Character(id=cid, name=name, mentions=mentions))
+            chars.append(Character(id=cid, name=name, mentions=mentions,
+                                   minor=all(m.type == "pronoun" for m in mentions)))
         return chars

@@ -24,7 +24,7 @@ PERSON_NOUNS: dict[str, str | None] = {
         "f",
     ),
     **_table(
-        "child kid baby person stranger friend enemy traveller traveler soldier captain hunter farmer "
+        "child baby person stranger friend enemy traveller traveler soldier captain hunter farmer "
         "servant guard merchant doctor teacher student healer elder hero villain thief warrior archer "
         "sailor pilot peasant villager neighbour neighbor cousin parent orphan twin companion leader "
         "ruler stranger rider guest host master owner player detective officer inspector judge lawyer "
@@ -48,8 +48,53 @@ CREATURE_NOUNS = set(
     "spider monkey ape elephant deer stag boar pig goat sheep lamb cow bull ox hound puppy kitten "
     "beast creature monster animal wyrm hydra kraken sphinx minotaur centaur cyclops robot".split()
 )
+CREATURE_NOUNS |= set(
+    "ant bee wasp butterfly moth beetle grasshopper mosquito scorpion crab lobster turtle tortoise "
+    "lizard crocodile alligator python cobra viper adder pheasant peacock parrot sparrow nightingale lark "
+    "dove pigeon hawk falcon vulture buzzard heron stork pelican ostrich hen rooster chicken "
+    "turkey magpie wren woodpecker kingfisher gull albatross penguin squirrel hedgehog badger otter beaver "
+    "weasel ferret stoat possum opossum raccoon skunk porcupine bat camel llama donkey mule pony foal "
+    "calf kid buffalo bison yak moose elk reindeer antelope gazelle zebra giraffe rhinoceros rhino hippopotamus "
+    "hippo leopard panther jaguar cheetah lynx cougar puma hyena jackal coyote dingo cub pup piglet hog sow "
+    "ram ewe salmon trout carp eel octopus squid walrus dolphin porpoise jellyfish snail slug "
+    "worm caterpillar spider tarantula gorilla chimpanzee baboon orangutan kangaroo koala panda sloth armadillo "
+    "anteater tapir boa serpent wyvern basilisk cockatrice chimera manticore harpy siren gorgon griffon gryphon "
+    "pegasus hippogriff roc simurgh garuda naga kappa tengu kitsune tanuki kirin qilin djinn jinni genie "
+    "leviathan behemoth wendigo thunderbird firebird selkie kelpie banshee yeti sasquatch golem gargoyle "
+    "werewolf lamia nymph dryad satyr faun imp sprite pixie brownie leprechaun mermaid merman".split()
+)
+CREATURE_NOUNS |= {"brute", "fiend", "steed", "whelp", "chick"}
+# persons of the monstrous kind: "the brute", "the monster" may be one of them
+MONSTROUS = set("demon devil troll ogre ogress giant giantess gorgon cyclops oni rakshasa asura jinni djinn "
+                "genie ghoul chief".split())  # fmt: skip
 # generic words that refer back to a creature already in the story
-GENERIC_CREATURE = {"beast", "creature", "monster", "animal", "thing"}
+GENERIC_CREATURE = {"beast", "creature", "monster", "animal", "thing", "brute", "fiend"}
+# descriptions that name someone by what they are like: "the youth", "the hero" is the one the story follows
+EPITHETS = set("man woman boy girl youth hero heroine lad lass maiden child fellow stranger god goddess "
+               "person trickster".split())  # fmt: skip
+YOUNG = set("young little baby infant boy girl child youth lad lass maiden kid youngest".split())
+OLD = set("old elderly aged ancient grey gray oldest elder crone hag".split())
+# kinds: "the snake" may be the python, "the great cat" the leopard, "the hag" the witch, "the cub" the pup
+KIND = {
+    **dict.fromkeys("cat lion tiger leopard panther jaguar cheetah lynx cougar puma kitten".split(), "cat"),
+    **dict.fromkeys("snake serpent python cobra viper adder boa naga".split(), "snake"),
+    **dict.fromkeys("dog hound wolf jackal coyote dingo".split(), "dog"),
+    **dict.fromkeys("ape monkey gorilla chimpanzee baboon orangutan".split(), "ape"),
+    **dict.fromkeys("cub pup puppy whelp kit foal calf chick lamb piglet".split(), "young"),
+    **dict.fromkeys("witch hag crone sorceress enchantress".split(), "witch"),
+    **dict.fromkeys("spirit jinni djinn genie ghost".split(), "spirit"),
+    **dict.fromkeys("horse stallion mare pony steed".split(), "horse"),
+    **dict.fromkeys("bird eagle hawk falcon raven crow owl".split(), "bird"),
+}
+# kinship, and the kin seen from the other side: her father is the one whose daughter she is
+PARENTS = set("father mother parent papa mama dad mum mom".split())
+CHILDREN = set("son daughter child".split())
+SPOUSES = {"husband", "wife"}
+KIN = {**dict.fromkeys(PARENTS, CHILDREN), **dict.fromkeys(CHILDREN, PARENTS), "husband": {"wife"},
+       "wife": {"husband"}, **dict.fromkeys(("uncle", "aunt"), {"nephew", "niece"}),
+       **dict.fromkeys(("nephew", "niece"), {"uncle", "aunt"})}  # fmt: skip
+KIN_SAME = {"bride": "wife", "bridegroom": "husband", "groom": "husband", "papa": "father", "dad": "father",
+            "mama": "mother", "mum": "mother", "mom": "mother"}  # fmt: skip
 # generic words that refer back to a person already in the story
 GENERIC_PERSON = {"man", "woman", "boy", "girl", "child", "person", "stranger", "fellow", "lad", "lass"}
 
@@ -199,7 +244,8 @@ FIRST_NAMES_F |= set("florence becky amelia ellen may edith margaret katharine c
 # indefinite people: each its own mention, never an antecedent
 INDEFINITE_PERSONS = {"someone", "somebody", "anyone", "anybody", "everyone", "everybody", "nobody"}
 
-PERSON_NOUNS.update({w: None for w in "soul being guide".split() if w not in PERSON_NOUNS})
+PERSON_NOUNS.update({w: None for w in "soul being guide trickster rebel hermit rescuer wanderer".split()
+                     if w not in PERSON_NOUNS})
 
 # more titles, from other languages and ranks
 TITLES.update(

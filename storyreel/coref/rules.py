@@ -12,13 +12,15 @@
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import Character, Mention
 from . import lexicon as lx
-from .base import CorefEngine
+from .base import CorefEngine, Line
 
 _QUOTES_OPEN = {'"', "“", "‘", "«", "„"}
 _QUOTES_CLOSE = {'"', "”", "’", "»", "“"}
@@ -45,6 +47,7 @@ class _Mention:
         False  # its own mention, never linked nor an antecedent: "a dragon" in "Fafnir was a dragon", "somebody"
     )
     dep: str = ""  # the head's syntactic role
+    subject: bool = False  # the subject of its verb, or one of several ("a monkey and a pheasant")
 
 
 @dataclass
@@ -62,6 +65,9 @@ class _Entity:
     first_names: set[str] = field(default_factory=set)  # first parts of multi-part names
     owners: dict[str, set[int]] = field(default_factory=dict)  # "mother" -> whose mother this is
     titles: set[str] = field(default_factory=set)
+    label: str = ""  # the speaker label of a script ("Orpheus:"), for a speaker the speech never names
+    age: str | None = None  # "young" or "old", as its descriptions say
+    kinds: set[str] = field(default_factory=set)  # the kinds of its nouns: a python is a snake, a hag a witch
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -102,9 +108,9 @@ def _np_end(tok: Any) -> int:
     """Right edge of a noun phrase: its prepositional phrases and relative clauses ("the man who wrote the note")."""
     end = tok.i
     for child in tok.rights:
-        if child.dep_ in ("prep", "relcl", "acl"):
+        if child.dep_ in ("prep", "relcl") or (child.dep_ == "acl" and child.tag_ in ("VBN", "VBG", "VB")):
             end = max(end, child.right_edge.i)
-    while end > tok.i and (tok.doc[end].is_punct or tok.doc[end].is_space):
+    while end > tok.i and (tok.doc[end].is_punct or tok.doc[end].is_space or tok.doc[end].dep_ == "cc"):
         end -= 1
     return end
 
@@ -135,22 +141,29 @@ class RulesEngine(CorefEngine):
     generic_window = 80  # tokens within which "the man" is the man just mentioned
     you_window = 250  # tokens over which a quoted "you" stays the same person
 
-    def find_characters(self, text: str, doc: Any) -> list[Character]:
-        return self._characters(doc, self._entities(doc))
-
-    def clusters(self, text: str, doc: Any) -> list[list[Mention]]:
-        return [self._mentions_of(doc, e) for e in self._entities(doc) if not self._passing_animal(e)]
+    def find_characters(self, text: str, doc: Any, lines: Sequence[Line] = ()) -> list[Character]:
+        entities = self._entities(doc, lines)
+        return self._characters(doc, entities, self._visual_mentions(doc, lines, entities))
 
     def _passing_animal(self, e: _Entity) -> bool:
         """A creature without a name, met once and doing nothing ("a startled cat"): scenery, not a character."""
         if not e.creature or e.names or sum(m.type == "description" for m in e.mentions) >= 2:
             return False
-        return not any(m.dep in ("nsubj", "nsubjpass") for m in e.mentions)
+        return not any(m.dep in ("nsubj", "nsubjpass") or m.dep == "conj" and m.subject for m in e.mentions)
 
-    def _entities(self, doc: Any) -> list[_Entity]:
+    def _entities(self, doc: Any, lines: Sequence[Line] = ()) -> list[_Entity]:
         quote = _quote_mask(doc)
+        speakers: dict[int, str] = {}  # a script line's words are a quotation of its speaker's
+        starts = [t.idx for t in doc]
+        for line in lines:
+            if line.speaker is None:
+                continue
+            block = max(quote, default=0) + 1
+            speakers[block] = line.speaker
+            for i in range(bisect.bisect_left(starts, line.start), bisect.bisect_left(starts, line.end)):
+                quote[i] = block
         mentions = self._mentions(doc, quote)
-        return self._cluster(doc, mentions, quote)
+        return self._cluster(doc, mentions, quote, speakers)
 
     def _mentions_of(self, doc: Any, e: _Entity) -> list[Mention]:
         return [
@@ -199,9 +212,10 @@ class RulesEngine(CorefEngine):
                     )  # fmt: skip
                 )
                 continue
-            if (tok.pos_ == "PROPN" and self._is_name_head(tok)) or (
+            common = self._role_noun(tok) and any(c.dep_ == "det" for c in tok.lefts)  # "a terrible Beast"
+            if not common and ((tok.pos_ == "PROPN" and self._is_name_head(tok)) or (
                 tok.lower_ in known and tok.text[:1].isupper() and not self._followed_by_propn(tok)
-            ):
+            )):
                 m = self._name_mention(doc, tok, quote)
                 if m is not None:
                     taken.update(range(m.start_tok, m.end_tok))
@@ -213,35 +227,52 @@ class RulesEngine(CorefEngine):
                     tok.text.islower()
                     or tok.ent_type_ == "NORP"
                     or tok.lower_ in lx.BARE_PERSON
-                    or (tok.lemma_.lower() in lx.PERSON_NOUNS and any(c.dep_ == "det" for c in tok.lefts))
+                    or common
                 )
-            ):  # "the old god", "the Egyptians", "Madam", "The Old Man": nouns the tagger took for names
-                m = self._description(doc, tok, quote)
+            ):  # "the old god", "the Egyptians", "Madam", "The Old Man", "the Gorgon": nouns taken for names
+                m = self._description(doc, tok, quote, known)
                 if m is not None:
                     out.append(m)
         out.sort(key=lambda m: m.start_tok)
         for m in out:
             m.dep = doc[m.head].dep_
+            top = doc[m.head]
+            while top.dep_ == "conj" and top.head.i != top.i:
+                top = top.head
+            m.subject = top.dep_ in ("nsubj", "nsubjpass")  # "A monkey and a pheasant did the same"
         return out
 
     _PLACE_PREPS = frozenset("in at to from into near towards toward across through via".split())
 
     def _voted_names(self, doc: Any) -> set[str]:
-        """Capitalised words the document treats as people more often than as places or things: the subject
-        of a verb, an owner, someone spoken to; against: after "in", "at", "to" and the like."""
+        """Capitalised words the story treats as people more often than as places or things, whatever the NER
+        thinks of them ("Hermes lent him sandals", "his bride Eurydice", "Athena, the grey-eyed goddess")."""
         votes: dict[str, int] = {}
         for t in doc:
             if t.pos_ != "PROPN" or not t.text[:1].isupper() or t.lower_ in lx.TITLES:
                 continue
-            v = 0
-            if t.ent_type_ == "PERSON" or t.dep_ in ("nsubj", "nsubjpass", "poss", "npadvmod"):
-                v = 1
-            elif t.dep_ == "pobj" and t.head.lower_ in self._PLACE_PREPS:
-                v = -1
-            if t.ent_type_ in ("GPE", "LOC", "FAC") and t.dep_ not in ("nsubj", "poss"):
-                v -= 1
-            votes[t.lower_] = votes.get(t.lower_, 0) + v
+            votes[t.lower_] = votes.get(t.lower_, 0) + self._name_evidence(t)
         return {w for w, v in votes.items() if v >= 2}
+
+    def _name_evidence(self, t: Any) -> int:
+        """How much one use of a capitalised word says it is someone: 2 for what only people and creatures do
+        (act, be called so, stand beside a role noun), 1 for what they often do (own, be spoken of by the NER as a
+        person); -1 for what places do (come after "in", "at", "to")."""
+        v = 0
+        if t.dep_ in ("nsubj", "nsubjpass"):
+            v = 1 if t.head.lemma_ in ("be", "have") else 2
+        elif t.dep_ == "appos" and self._role_noun(t.head) or any(
+                c.dep_ == "appos" and c.pos_ in ("NOUN", "PROPN") and self._role_noun(c) for c in t.rights):
+            v = 2  # "his bride Eurydice", "Hades, the lord of the dead"
+        elif t.dep_ == "oprd" and t.head.lemma_ in ("name", "call"):
+            v = 2  # "named him Momotaro", "a princess named Andromeda"
+        elif t.ent_type_ == "PERSON" or t.dep_ in ("poss", "npadvmod"):
+            v = 1
+        elif t.dep_ == "pobj" and t.head.lower_ in self._PLACE_PREPS:
+            v = -1
+        if t.ent_type_ in ("GPE", "LOC", "FAC") and t.dep_ not in ("nsubj", "nsubjpass", "poss") and v < 2:
+            v -= 1
+        return v
 
     @staticmethod
     def _role_noun(tok: Any) -> bool:
@@ -375,7 +406,13 @@ class RulesEngine(CorefEngine):
             return True, gender
         return False, None
 
-    def _description(self, doc: Any, tok: Any, quote: list[int]) -> _Mention | None:
+    def _someone_is(self, verb: Any) -> bool:
+        """The subject of "was"/"became" is someone ("he was an old man"), not a thing ("the smoke became a jinni",
+        "inside was a jinni": a new character)."""
+        subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        return subj is not None and (subj.pos_ in ("PRON", "PROPN") or self._person_noun(subj)[0])
+
+    def _description(self, doc: Any, tok: Any, quote: list[int], known: set[str]) -> _Mention | None:
         lemma = tok.lemma_.lower()
         plural = tok.tag_ in ("NNS", "NNPS")
         person, gender = self._person_noun(tok)
@@ -384,10 +421,16 @@ class RulesEngine(CorefEngine):
         if tok.dep_ == "compound":
             return None  # "the dragon Fafnir": part of a name
         nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
-        if nxt is not None and nxt.pos_ == "PROPN" and self._is_name_head(nxt):
-            return None  # "the witch Agatha": the name's mention holds it
-        predicate = tok.dep_ == "attr" and tok.head.lemma_ == "be"  # "He was an elderly man"
+        if nxt is not None and nxt.pos_ == "PROPN" and (self._is_name_head(nxt) or nxt.lower_ in known) and not any(
+                c.dep_ == "poss" for c in tok.lefts):
+            return None  # "the witch Agatha": the name's mention holds it; "her son Perseus" is two, one person
+        # what someone is said to be or becomes: "He was an elderly man", "the beast turned into a prince"
+        predicate = (tok.dep_ == "attr" and tok.head.lemma_ in ("be", "become") and self._someone_is(tok.head)) or (
+            tok.dep_ == "pobj" and tok.head.lower_ == "into" and tok.head.head.lemma_ in ("turn", "change"))
         det = next((c for c in tok.lefts if c.dep_ in ("det", "poss", "nummod")), None)
+        if det is not None and det.lower_ in ("a", "an") and tok.dep_ == "pobj" and tok.head.lower_ == "of" and (
+                tok.head.head.pos_ == "NOUN" and not self._person_noun(tok.head.head)[0]):
+            return None  # "the horns of a bull", "the strength of ten men": what something is like
         if det is None and not plural and lemma not in lx.BARE_PERSON:
             if not any(c.dep_ == "amod" for c in tok.lefts):
                 return None  # bare "dragon" in "dragon fire"
@@ -411,7 +454,8 @@ class RulesEngine(CorefEngine):
         )
 
     # 2. clustering -------------------------------------------------------------------------------------
-    def _cluster(self, doc: Any, mentions: list[_Mention], quote: list[int]) -> list[_Entity]:
+    def _cluster(self, doc: Any, mentions: list[_Mention], quote: list[int],
+                 speakers: dict[int, str] | None = None) -> list[_Entity]:  # fmt: skip
         entities: list[_Entity] = []
 
         def new(m: _Mention) -> _Entity:
@@ -424,24 +468,39 @@ class RulesEngine(CorefEngine):
             e.mentions.append(m)
             by_token[m.head] = m
             tok = doc[m.head]
-            if tok.dep_ == "nsubj" and tok.head.lemma_ == "be":  # "He was an elderly man": he is a man
+            if tok.dep_ == "nsubj" and tok.head.lemma_ in ("be", "become"):  # "He was an old man": he is a man
                 for attr in tok.head.rights:
                     if attr.dep_ == "attr" and attr.pos_ == "NOUN" and self._person_noun(attr)[0]:
-                        e.nouns.add(attr.lemma_.lower())
+                        e.nouns.add(lx.KIN_SAME.get(attr.lemma_.lower(), attr.lemma_.lower()))
             if m.type == "name":
                 e.names.update(m.name_parts)
                 e.titles.update(m.titles)
                 if len(m.name_parts) > 1:
                     e.first_names.add(m.name_parts[0])
             if m.type == "description":
-                e.nouns.add(m.lemma)
+                e.nouns.update({m.lemma, lx.KIN_SAME.get(m.lemma, m.lemma)})
+                e.nouns.update(c.lemma_.lower() for c in tok.lefts  # "a wolf pup": a wolf; "the monkey king"
+                               if c.dep_ == "compound" and c.lemma_.lower() in lx.CREATURE_NOUNS)  # fmt: skip
+                e.kinds.update(lx.KIND.get(n, n) for n in e.nouns)
+                e.age = e.age or self._age(tok)
             if e.gender is None and m.gender in ("m", "f"):
                 e.gender = m.gender
             e.creature = e.creature or m.creature
 
         later: list[_Mention] = []
         by_token: dict[int, _Mention] = {}  # head token -> mention, for possessors
+        bound = self._bound(doc, mentions)
         for m in mentions:
+            same = bound.get(m.head)
+            if same is not None and same.entity is not None and self._agree(m, entities[same.entity]):
+                e = entities[same.entity]
+                attach(m, e)  # "his bride Eurydice", "a princess named Andromeda"
+                for noun in self._descriptors(doc, m) if m.type == "name" else ():
+                    e.nouns.add(noun)
+                owner = self._owner(doc, m, by_token, entities) if m.type == "description" else None
+                if owner is not None and owner != e.id:  # "raised him as their own son"
+                    e.owners.setdefault(lx.KIN_SAME.get(m.lemma, m.lemma), set()).add(owner)
+                continue
             if m.type == "pronoun" and m.person == 1:
                 later.append(m)
                 continue
@@ -459,11 +518,12 @@ class RulesEngine(CorefEngine):
                     if e2.gender is None and lx.PERSON_NOUNS.get(noun):
                         e2.gender = lx.PERSON_NOUNS[noun]
             elif m.type == "description":
-                owner = self._owner(doc, m, by_token)
-                e = self._match_description(m, entities, owner) if m.definite and not m.standalone else None
+                owner = self._owner(doc, m, by_token, entities)
+                e = self._match_description(doc, m, entities, owner) if m.definite and not m.standalone else None
                 attach(m, e or new(m))
                 if owner is not None:
-                    entities[m.entity].owners.setdefault(m.lemma, set()).add(owner)  # type: ignore[index]
+                    key = lx.KIN_SAME.get(m.lemma, m.lemma)
+                    entities[m.entity].owners.setdefault(key, set()).add(owner)  # type: ignore[index]
             else:
                 e = self._match_pronoun(doc, m, entities)
                 if e is not None:
@@ -480,6 +540,8 @@ class RulesEngine(CorefEngine):
                     narrator.narrator = True
                 attach(m, narrator)
         speaker_of = self._quote_speakers(doc, quote, mentions, entities)  # quotation -> who says it
+        for block, label in (speakers or {}).items():  # a script line's words are its speaker's
+            speaker_of[block] = self._speaker_entity(label, entities)
         unknown_speaker: dict[int, _Entity] = {}
         for m in later:
             if m.person == 2 or m.entity is not None:
@@ -521,6 +583,51 @@ class RulesEngine(CorefEngine):
             attach(m, e)
         return [e for e in entities if e.mentions]
 
+    @staticmethod
+    def _speaker_entity(label: str, entities: list[_Entity]) -> _Entity:
+        """Who a script's speaker label is: the character of that name ("Orpheus"), else the one called by that
+        noun ("Fisherman" after "a poor fisherman"), else a character of its own, named by the label."""
+        words = [w.lower() for w in re.findall(r"[^\W\d_]+", label)]
+        parts = set(words) - set(lx.TITLES)
+        ranked = sorted(entities, key=lambda e: -len(e.mentions))
+        e = next((x for x in ranked if x.names and (x.names & parts or x.label == label)), None)
+        if e is None and words:
+            e = next((x for x in ranked if words[-1] in x.nouns and x.number == "sg" and not x.names), None)
+        if e is None:
+            e = _Entity(len(entities), names=parts, label=label, gender=_label_gender(label))
+            entities.append(e)
+        if not e.names and not e.label:
+            e.label = label
+        return e
+
+    @staticmethod
+    def _bound(doc: Any, mentions: list[_Mention]) -> dict[int, _Mention]:
+        """Mentions the syntax says are one person with an earlier mention: an apposition ("his bride Eurydice",
+        "Medusa, the Gorgon", "their chief, a red demon"), a naming ("a princess named Andromeda", "named him
+        Momotaro"), a role given ("raised him as their own son")."""
+        by_head = {m.head: m for m in mentions}
+        out: dict[int, _Mention] = {}
+        for m in mentions:
+            tok = doc[m.head]
+            other = None
+            if tok.dep_ == "appos":
+                other = by_head.get(tok.head.i)
+            elif tok.dep_ == "oprd" and tok.head.lemma_ in ("name", "call"):
+                verb = tok.head
+                other = by_head.get(verb.head.i) if verb.dep_ == "acl" else next(  # "he was called Cu Chulainn"
+                    (by_head.get(c.i) for c in verb.children if c.dep_ in ("dobj", "nsubjpass") and c.i in by_head),
+                    None)
+            elif tok.dep_ == "pobj" and tok.head.lower_ == "as" and tok.head.head.pos_ == "VERB":
+                other = next((by_head.get(c.i) for c in tok.head.head.children
+                              if c.dep_ == "dobj" and c.i in by_head), None)  # fmt: skip
+            if other is not None and other.start_tok < m.start_tok and other.person == 3:
+                out[m.head] = other
+        return out
+
+    @staticmethod
+    def _agree(m: _Mention, e: _Entity) -> bool:
+        return e.number == m.number and (m.gender is None or e.gender in (None, m.gender))
+
     def _match_name(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
         for e in reversed(entities):
             if not e.names or not (set(m.name_parts) & e.names):
@@ -538,57 +645,117 @@ class RulesEngine(CorefEngine):
         return None
 
     @staticmethod
-    def _owner(doc: Any, m: _Mention, by_token: dict[int, _Mention]) -> int | None:
-        """Whose this is, for "his mother", "Anna's brother": the possessor's entity."""
+    def _owner(doc: Any, m: _Mention, by_token: dict[int, _Mention], entities: list[_Entity]) -> int | None:
+        """Whose this is, for "his mother", "Anna's brother", "the son of Danae": the possessor's entity."""
         for child in doc[m.head].lefts:
             if child.dep_ == "poss" and child.i in by_token:
                 return by_token[child.i].entity
+        if m.lemma not in lx.KIN:
+            return None
+        for prep in doc[m.head].rights:
+            if prep.dep_ == "prep" and prep.lower_ == "of":
+                for obj in prep.children:
+                    if obj.dep_ == "pobj" and obj.pos_ == "PROPN":
+                        return next((e.id for e in reversed(entities) if obj.lower_ in e.names), None)
         return None
 
-    def _match_description(self, m: _Mention, entities: list[_Entity], owner: int | None = None) -> _Entity | None:
+    def _match_description(self, doc: Any, m: _Mention, entities: list[_Entity],
+                           owner: int | None = None) -> _Entity | None:  # fmt: skip
+        """Who a definite description is: one already called so ("the king" after "King Polydectes"); kin seen
+        from the other side ("her father" is the one whose daughter she is); "the beast" the creature the story is
+        about; an epithet ("the young man", "the youth", "the grieving musician") the person it is about."""
+        key = lx.KIN_SAME.get(m.lemma, m.lemma)
         for e in sorted(entities, key=lambda e: -e.last_tok()):
             if e.number != m.number or all(x.standalone for x in e.mentions) or e.id == owner:
                 continue  # nobody is their own sister
             if m.gender and e.gender and m.gender != e.gender:
                 continue
-            if m.lemma in e.nouns:
-                known = e.owners.get(m.lemma)
+            if key in e.nouns or lx.KIND.get(key, key) in e.kinds:  # "the snake" after "Onini the python"
+                known = e.owners.get(key)
                 if owner is not None and known and owner not in known:
                     continue  # his mother is not her mother
                 return e
-        if m.number == "sg" and m.lemma in lx.GENERIC_CREATURE:
-            for e in sorted(entities, key=lambda e: -e.last_tok()):
-                if e.creature:
-                    return e
-        if m.number == "sg" and m.lemma in lx.GENERIC_PERSON and self.generic_window:
-            for e in sorted(entities, key=lambda e: -e.last_tok()):
-                if e.narrator or e.addressee or e.we or all(x.standalone for x in e.mentions):
-                    continue
-                if not e.creature and e.number == "sg" and (m.gender is None or e.gender in (None, m.gender)):
-                    if m.head - e.last_tok() < self.generic_window:
-                        return e
-                    break
+        if owner is not None and key in lx.KIN:
+            e = self._kin(doc, m, entities, entities[owner])
+            if e is not None:
+                return e
+        if m.number != "sg":
+            return None
+        if m.lemma in lx.GENERIC_CREATURE:
+            return self._salient(doc, m, entities, lambda e: e.creature or bool(e.nouns & lx.MONSTROUS))
+        if self._epithet(doc, m):
+            young = self._age(doc[m.head])
+            return self._salient(doc, m, entities, lambda e: (
+                not e.creature and e.gender in (None, m.gender or e.gender) and (e.age is None or young in (None, e.age))
+                and (m.lemma not in lx.GENERIC_PERSON or m.head - e.last_tok() < self.generic_window)))  # fmt: skip
+        return None
+
+    def _epithet(self, doc: Any, m: _Mention) -> bool:
+        """A definite description that names someone by what they are like rather than by their role: "the youth",
+        "the hero", "the young man", "the grieving musician" (not "the king", "his mother", "the hunter")."""
+        tok = doc[m.head]
+        if not any(c.dep_ == "det" and c.lower_ in ("the", "this", "that") for c in tok.lefts):
+            return False
+        if m.lemma in lx.EPITHETS:
+            return True
+        return (m.lemma in lx.PERSON_NOUNS and m.lemma not in lx.KIN and m.lemma not in lx.TITLES
+                and any(c.dep_ == "amod" and c.pos_ in ("ADJ", "VERB") for c in tok.lefts))  # fmt: skip
+
+    @staticmethod
+    def _age(tok: Any) -> str | None:
+        """young or old, as a description says ("the young man", "a baby boy", "the old woman")."""
+        words = {tok.lemma_.lower()} | {c.lower_ for c in tok.lefts if c.dep_ in ("amod", "compound")}
+        if words & lx.YOUNG:
+            return "young"
+        if words & lx.OLD:
+            return "old"
+        return None
+
+    def _kin(self, doc: Any, m: _Mention, entities: list[_Entity], owner: _Entity) -> _Entity | None:
+        """ "her father" when she is someone's daughter; "his mother" when he is a couple's son and one of them
+        is a wife; "her husband" when she is someone's wife."""
+        key = lx.KIN_SAME.get(m.lemma, m.lemma)
+        inverse = lx.KIN[key]
+        ids = {i for noun in inverse for i in owner.owners.get(noun, set())}
+        found = [entities[i] for i in sorted(ids) if entities[i].mentions]
+        for e in found:
+            if e.number == "sg" and (m.gender is None or e.gender in (None, m.gender)):
+                return e
+        if any(e.number == "pl" for e in found) and key in lx.PARENTS:  # "their son": one of a couple
+            married = {i for e in entities for noun in lx.SPOUSES for i in e.owners.get(noun, set())}
+            married |= {e.id for e in entities if any(e.owners.get(noun) for noun in lx.SPOUSES)}
+            return self._salient(doc, m, entities, lambda e: e.id in married and e.gender == m.gender)
         return None
 
     def _match_pronoun(self, doc: Any, m: _Mention, entities: list[_Entity]) -> _Entity | None:
+        sent = doc[m.head].sent
+        before = doc[sent.start - 1].sent.start if sent.start > 0 else 0
+
+        def fits(e: _Entity) -> bool:
+            if m.gender == "n":  # "it" is a character only for a creature the story has made one, or that just acted
+                return e.creature and (bool(e.names) or sum(x.type == "description" for x in e.mentions) >= 2
+                                       or any(x.subject and before <= x.head for x in e.mentions))  # fmt: skip
+            if m.gender in ("m", "f"):
+                return e.gender in (None, m.gender) and not (e.creature and e.gender is None and not e.names)
+            return True
+
+        return self._salient(doc, m, entities, fits)
+
+    def _salient(self, doc: Any, m: _Mention, entities: list[_Entity], fits: Any) -> _Entity | None:
+        """The entity ``m`` most likely refers back to, among those that ``fits``: recent, a subject, named,
+        often mentioned; never the subject of the verb ``m`` is the object of ("he saw him")."""
         best, best_score = None, float("-inf")
         sent_start = doc[m.head].sent.start
+        verb = _verb_of(doc[m.head]) if doc[m.head].dep_ in ("dobj", "pobj", "iobj", "dative") else None
         for e in entities:
             if e.narrator or e.addressee or e.we or all(x.standalone for x in e.mentions):
                 continue  # "I", "you" and "we" are not "he"; nor is what someone was said to be
             prior = [x for x in e.mentions if x.head < m.head]
-            if not prior:
+            if not prior or e.number != m.number or m.head - prior[-1].head > 400 or not fits(e):
                 continue
-            if e.number != m.number:
-                continue
-            if m.gender == "n":
-                if not e.creature or not (e.names or sum(x.type == "description" for x in e.mentions) >= 2):
-                    continue  # "it" is a character only for a creature the story has made one
-            elif m.gender in ("m", "f"):
-                if e.gender not in (None, m.gender) or (e.creature and e.gender is None and e.names == set()):
-                    continue
-            if m.head - prior[-1].head > 400:
-                continue
+            if m.type == "description" and verb is not None and any(
+                    doc[x.head].head.i == verb.i and x.dep in ("nsubj", "nsubjpass") for x in prior):
+                continue  # "the king sent the young man": not the king
             score = float("-inf")
             for x in prior[-6:]:
                 tok = doc[x.head]
@@ -598,7 +765,7 @@ class RulesEngine(CorefEngine):
                     sc += self.w_subject
                 if x.type == "name":
                     sc += self.w_name
-                if x.in_quote != m.in_quote:
+                if x.in_quote != m.in_quote and x.person == 3:
                     sc -= self.w_quote  # the speaker of a quote is seldom the subject inside it
                 if x.head >= sent_start:
                     sc += self.w_same_sentence
@@ -685,29 +852,78 @@ class RulesEngine(CorefEngine):
         return [w for w in out if w in lx.PERSON_NOUNS or w in lx.CREATURE_NOUNS or w in lx.TITLES]
 
     # 3. characters -------------------------------------------------------------------------------------
-    def _characters(self, doc: Any, entities: list[_Entity]) -> list[Character]:
-        chars: list[Character] = []
+    def _characters(self, doc: Any, entities: list[_Entity],
+                    extra: dict[int, list[Mention]] | None = None) -> list[Character]:  # fmt: skip
+        chars: dict[int, Character] = {}
         used_ids: set[str] = set()
-        for e in entities:
-            if all(m.type == "pronoun" for m in e.mentions) and not (e.narrator and len(e.mentions) > 1):
-                continue
-            if self._passing_animal(e) or all(x.standalone for x in e.mentions):
-                continue
-            mentions = self._mentions_of(doc, e)
+        kept = [e for e in entities if not self._passing_animal(e)]
+        for e in sorted(kept, key=self._minor):  # the characters' ids first: they are the ones people read
+            mentions = sorted(self._mentions_of(doc, e) + (extra or {}).get(e.id, []), key=lambda m: m.start)
             name = self._name(doc, e)
-            cid = _slug(name, used_ids)
-            gender = e.gender or ("n" if e.creature else None)
-            chars.append(
+            chars[e.id] = (
                 Character(
-                    id=cid,
+                    id=_slug(name, used_ids),
                     name=name,
                     mentions=mentions,
                     prompt=", ".join(self._prompt_words(doc, e)),
-                    gender=gender,
+                    gender=e.gender or ("n" if e.creature else None),
                     number=e.number,
+                    minor=self._minor(e),
                 )
             )
-        return chars
+        return [chars[e.id] for e in kept]
+
+    @staticmethod
+    def _minor(e: _Entity) -> bool:
+        """Not a character to draw: known by pronouns only (a speaker's "I" aside), or only said to be something."""
+        if e.label or (e.narrator and len(e.mentions) > 1):
+            return False
+        return all(m.type == "pronoun" for m in e.mentions) or all(x.standalone for x in e.mentions)
+
+    def _visual_mentions(self, doc: Any, lines: Sequence[Line], entities: list[_Entity]) -> dict[int, list[Mention]]:
+        """The people and creatures a script line's what-to-draw describes, each given to a character of that line
+        it fits (by name, by role noun, by sex or kind when only one fits), or to nobody: never a new character."""
+        drawn = [line for line in lines if line.visual]
+        if not drawn:
+            return {}
+        from ..nlp import load_nlp
+
+        out: dict[int, list[Mention]] = {}
+        by_name = {n: e for e in entities for n in e.names}
+        for line, vdoc in zip(drawn, load_nlp().pipe(line.visual for line in drawn), strict=True):
+            here = [e for e in entities if any(line.start <= doc[m.head].idx < line.end and not m.standalone
+                                               for m in e.mentions)]  # fmt: skip
+            if line.speaker:
+                parts = {w.lower() for w in re.findall(r"[^\W\d_]+", line.speaker)}
+                here += [e for e in entities if e.label and e.names == parts and e not in here]
+            for chunk in vdoc.noun_chunks:
+                root = chunk.root
+                e = by_name.get(root.lower_) if root.pos_ == "PROPN" else None
+                if e is None:
+                    person, gender = self._person_noun(root)
+                    if not person or root.tag_ in ("NNS", "NNPS"):
+                        continue
+                    noun = root.lemma_.lower()
+                    called = [x for x in entities if noun in x.nouns and x.number == "sg" and not self._minor(x)]
+                    e = called[0] if len(called) == 1 else self._fits(noun, gender, here)
+                if e is not None:
+                    start = line.visual_start + chunk.start_char
+                    words = line.visual[chunk.start_char : chunk.end_char]
+                    out.setdefault(e.id, []).append(Mention(start, start + len(words), words, "description"))
+        return out
+
+    @staticmethod
+    def _fits(noun: str, gender: str | None, here: list[_Entity]) -> _Entity | None:
+        """The one character of a line that a drawn "a musician", "a faint woman", "a beast" can be."""
+        for test in (lambda e: noun in e.nouns,
+                     lambda e: noun in lx.CREATURE_NOUNS and e.creature,
+                     lambda e: gender is not None and e.gender == gender and not e.creature):  # fmt: skip
+            fit = [e for e in here if e.number == "sg" and test(e)]
+            if len(fit) == 1:
+                return fit[0]
+            if fit:
+                return None
+        return None
 
     def _passing(self, doc: Any, m: _Mention) -> bool:
         # a name or description that only owns something ("the king's daughter") may not be in the picture
@@ -717,6 +933,8 @@ class RulesEngine(CorefEngine):
         if e.narrator:
             return "the narrator"
         names = [m for m in e.mentions if m.type == "name"]
+        if e.label and not names:
+            return e.label
         if names:
             # the most complete form of the name, without titles
             best = max(names, key=lambda m: (len(m.name_parts), -m.start_tok))
@@ -725,6 +943,8 @@ class RulesEngine(CorefEngine):
                 return " ".join(t.text for t in toks)
             return doc[best.head].text
         descs = [m for m in e.mentions if m.type == "description"]
+        if not descs:
+            return doc[e.mentions[0].head].text
         best = max(descs, key=lambda m: (m.end_tok - m.start_tok, -m.start_tok))
         words = [t.text for t in doc[best.start_tok : best.end_tok] if t.dep_ not in ("det", "poss")]
         return " ".join(words) or doc[best.head].text
@@ -785,6 +1005,16 @@ class RulesEngine(CorefEngine):
                                 )
                             )
         return words[:8]
+
+
+def _label_gender(label: str) -> str | None:
+    """The sex a script's speaker label says: "Queen Maeve", "Old Woman", "John"."""
+    for w in label.lower().split():
+        g = lx.TITLES.get(w) or lx.PERSON_NOUNS.get(w)
+        if g:
+            return g
+    first = label.lower().split()[0] if label.split() else ""
+    return "m" if first in lx.FIRST_NAMES_M else "f" if first in lx.FIRST_NAMES_F else None
 
 
 def _slug(name: str, used: set[str]) -> str:

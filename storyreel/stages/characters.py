@@ -11,16 +11,16 @@ from ..types import Character, Mention, Scene, Story
 from .language import is_ideographic
 
 
-def find_characters(story: Story, doc: Any | None = None, engine: str = "rules") -> list[Character]:
-    """Cluster the mentions of each character in the story with the named coreference engine."""
-    from .story import narrated_text
+def find_characters(story: Story, doc: Any | None = None, engine: str = "rules",
+                    minor: bool = False) -> list[Character]:  # fmt: skip
+    """Cluster the mentions of each character in the story with the named coreference engine (``doc``: the parse of
+    ``parse_narration``). ``minor``: also the clusters that are not characters to draw, flagged ``minor``."""
+    from .story import narrated_text, parse_narration, script_lines
 
-    text = narrated_text(story)
     if doc is None:
-        from ..nlp import parse
-
-        doc = parse(text)
-    return plugins.create("coref_engine", engine).find_characters(text, doc)
+        doc = parse_narration(story)
+    found = plugins.create("coref_engine", engine).find_characters(narrated_text(story), doc, script_lines(story))
+    return found if minor else [c for c in found if not c.minor]
 
 
 def english_only_note(language: str) -> str:
@@ -35,15 +35,19 @@ def english_only_note(language: str) -> str:
 def attribute_scenes(scenes: list[Scene], characters: list[Character]) -> list[Scene]:
     """Set each scene's characters: everyone mentioned in it (pronouns included), in order of first mention.
 
-    A character whose only mentions in a scene are in passing ("the king's daughter") is left out.
+    A character whose only mentions in a scene are in passing ("the king's daughter") is left out; so are minor
+    clusters. A script's what-to-draw, after a line's speech and before the next scene, is part of its scene.
     """
-    for scene in scenes:
+    for scene, after in zip(scenes, scenes[1:] + [None], strict=True):
+        end = max(scene.end, after.start) if after is not None else None
         firsts: list[tuple[int, str]] = []
         for ch in characters:
-            hits = [m.start for m in ch.mentions if scene.start <= m.start < scene.end and not m.passing]
+            if ch.minor:
+                continue
+            hits = [m.start for m in ch.mentions
+                    if scene.start <= m.start and (end is None or m.start < end) and not m.passing]  # fmt: skip
             if hits:
                 firsts.append((min(hits), ch.id))
-        # script visuals are outside the narration span but name who is shown
         scene.characters = [cid for _, cid in sorted(firsts)]
     return scenes
 

@@ -12,12 +12,13 @@ import re
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.helpers import parseLinkDestination, parseLinkTitle
 
 from ..errors import InputError, StoryError
-from ..types import Block, Story
+from ..types import Block, Line, Story
 
 # storyreel makes short videos; a longer text should be split into parts (100,000 characters is ~2 hours of speech).
 MAX_STORY_CHARS = 100_000
@@ -352,18 +353,34 @@ def spoken_text(story: Story, start: int, end: int) -> str:
 
 def narrated_text(story: Story) -> str:
     """The story with everything that is not narrated blanked out, offsets unchanged (for the NLP stages): what the
-    narrator says, with markup, URLs, headings and code blanked; entities read as their character (``&amp;`` as
-    ``&    ``).
-
-    Script visuals are kept (they name the characters a scene shows) but set apart by newlines.
-    """
+    narrator says, with markup, URLs, headings, code, a script's speaker labels and what-to-draw blanked; entities
+    read as their character (``&amp;`` as ``&    ``)."""
     narrated = _read(story.text)[2]
     chars = [" " if ch not in "\n" else "\n" for ch in story.text]
     for b in story.blocks:
         chars[b.start : b.end] = narrated[b.start : b.end]
-        if b.visual:
-            vstart = story.text.find(b.visual, b.end)
-            if vstart >= 0:
-                chars[b.end] = "\n"
-                chars[vstart : vstart + len(b.visual)] = b.visual
     return "".join(chars)
+
+
+def parse_narration(story: Story) -> Any:
+    """spaCy's parse of the narrated text, each block (a paragraph, a script line) starting a sentence."""
+    from ..nlp import parse
+
+    return parse(narrated_text(story), [b.start for b in story.blocks])
+
+
+def script_lines(story: Story) -> list[Line]:
+    """A script's lines for the character finder: who speaks each (None for a narrator) and what it draws."""
+    if story.form != "script":
+        return []
+    out = []
+    for b in story.blocks:
+        vstart = story.text.find(b.visual, b.end) if b.visual else -1
+        speaker = b.speaker if b.speaker and b.speaker.strip().lower() not in NARRATOR_LABELS else None
+        out.append(Line(b.start, b.end, speaker, vstart, b.visual if vstart >= 0 else ""))
+    return out
+
+
+# speaker labels that are nobody in the story: the voice that tells it
+NARRATOR_LABELS = frozenset("narrator narration storyteller story teller voice voiceover voice-over vo v.o. n "
+                            "voice over off-screen".split()) | {"voice over", "story teller"}  # fmt: skip
