@@ -57,7 +57,7 @@ def test_characters_json_offsets_point_into_the_file(tmp_path, cli):
     text = path.read_text(encoding="utf-8")
     assert data["characters"], data
     for ch in data["characters"]:
-        assert set(ch) == {"id", "name", "prompt", "mentions"}
+        assert set(ch) == {"id", "name", "prompt", "minor", "mentions"}
         for m in ch["mentions"]:
             assert text[m["start"] : m["end"]] == m["text"]
     for sc in data["scenes"]:

@@ -261,3 +261,8 @@ TITLES.update(
         ),  # fmt: skip
     }
 )
+
+# words that open a sentence and may be capitalised before a name without being part of it
+SENTENCE_OPENERS = set("first then once soon later finally next now one suddenly meanwhile there so but and after "
+                       "before long every each today tomorrow yesterday again still also only even at last that "
+                       "when while thus hence here instead together alone".split())  # fmt: skip

@@ -182,7 +182,9 @@ class RulesEngine(CorefEngine):
         out: list[_Mention] = []
         taken: set[int] = set()
         # names are known by their parts once a confident mention has shown them ("Fafnir roared")
-        known = {t.lower_ for t in doc if t.pos_ == "PROPN" and self._is_name_head(t)} | self._voted_names(doc)
+        votes = self._name_votes(doc)
+        known = {t.lower_ for t in doc if t.pos_ == "PROPN" and self._is_name_head(t) and votes.get(t.lower_, 0) >= 0}
+        known |= {w for w, v in votes.items() if v >= 2}
         for tok in doc:
             if tok.i in taken:
                 continue
@@ -213,7 +215,11 @@ class RulesEngine(CorefEngine):
                 )
                 continue
             common = self._role_noun(tok) and any(c.dep_ == "det" for c in tok.lefts)  # "a terrible Beast"
-            if not common and ((tok.pos_ == "PROPN" and self._is_name_head(tok)) or (
+            titled = tok.i > 0 and doc[tok.i - 1].text[:1].isupper() and (  # "Grandmother Spider", "Brother Rabbit"
+                doc[tok.i - 1].lower_ in lx.TITLES or doc[tok.i - 1].lower_ in lx.PERSON_NOUNS)
+            place = votes.get(low, 0) < 0 and not titled  # "in Ulster", "the ogres of Onigashima", whatever the NER says
+            if not common and not place and tok.text[:1].isupper() and (
+                    (tok.pos_ == "PROPN" and self._is_name_head(tok)) or (
                 tok.lower_ in known and tok.text[:1].isupper() and not self._followed_by_propn(tok)
             )):
                 m = self._name_mention(doc, tok, quote)
@@ -244,15 +250,15 @@ class RulesEngine(CorefEngine):
 
     _PLACE_PREPS = frozenset("in at to from into near towards toward across through via".split())
 
-    def _voted_names(self, doc: Any) -> set[str]:
-        """Capitalised words the story treats as people more often than as places or things, whatever the NER
-        thinks of them ("Hermes lent him sandals", "his bride Eurydice", "Athena, the grey-eyed goddess")."""
+    def _name_votes(self, doc: Any) -> dict[str, int]:
+        """How much the story treats each capitalised word as someone: 2 or more is a name, whatever the NER thinks
+        ("Hermes lent him sandals", "his bride Eurydice", "Athena, the grey-eyed goddess"); below 0, a place."""
         votes: dict[str, int] = {}
         for t in doc:
             if t.pos_ != "PROPN" or not t.text[:1].isupper() or t.lower_ in lx.TITLES:
                 continue
             votes[t.lower_] = votes.get(t.lower_, 0) + self._name_evidence(t)
-        return {w for w, v in votes.items() if v >= 2}
+        return votes
 
     def _name_evidence(self, t: Any) -> int:
         """How much one use of a capitalised word says it is someone: 2 for what only people and creatures do
@@ -264,12 +270,17 @@ class RulesEngine(CorefEngine):
         elif t.dep_ == "appos" and self._role_noun(t.head) or any(
                 c.dep_ == "appos" and c.pos_ in ("NOUN", "PROPN") and self._role_noun(c) for c in t.rights):
             v = 2  # "his bride Eurydice", "Hades, the lord of the dead"
-        elif t.dep_ == "oprd" and t.head.lemma_ in ("name", "call"):
-            v = 2  # "named him Momotaro", "a princess named Andromeda"
+        elif t.dep_ == "oprd" and t.head.lemma_ in ("name", "call"):  # "named him Momotaro", "a girl named Ana"
+            named = [c for c in t.head.children if c.dep_ in ("dobj", "nsubjpass")]
+            named += [t.head.head] if t.head.dep_ in ("acl", "relcl") else []
+            v = 2 if any(c.lower_ in lx.PRONOUNS and c.lower_ not in ("it", "which", "that")
+                         or self._role_noun(c) for c in named) else 0  # fmt: skip
         elif t.ent_type_ == "PERSON" or t.dep_ in ("poss", "npadvmod"):
             v = 1
         elif t.dep_ == "pobj" and t.head.lower_ in self._PLACE_PREPS:
             v = -1
+        elif t.dep_ == "pobj" and t.head.lower_ == "of" and t.head.head.pos_ == "NOUN":
+            v = 1 if t.head.head.lemma_.lower() in lx.KIN else -1  # "the son of Danae"; "the ogres of Onigashima"
         if t.ent_type_ in ("GPE", "LOC", "FAC") and t.dep_ not in ("nsubj", "nsubjpass", "poss") and v < 2:
             v -= 1
         return v
@@ -334,6 +345,8 @@ class RulesEngine(CorefEngine):
             )
         ):
             start -= 1
+        while start < tok.i and doc[start].is_sent_start and doc[start].lower_ in lx.SENTENCE_OPENERS:
+            start += 1  # "First Momotaro ...": an adverb the tagger took for part of the name
         # titles written in lower case or tagged as nouns ("Mr.", "King")
         while start > 0 and doc[start - 1].lower_ in lx.TITLES:
             start -= 1
@@ -501,6 +514,9 @@ class RulesEngine(CorefEngine):
                 if owner is not None and owner != e.id:  # "raised him as their own son"
                     e.owners.setdefault(lx.KIN_SAME.get(m.lemma, m.lemma), set()).add(owner)
                 continue
+            if m.type == "pronoun" and m.person == 1 and m.number == "sg" and m.block in (speakers or {}):
+                attach(m, self._speaker_entity(speakers[m.block], entities))  # type: ignore[index]
+                continue  # a script line's "I" is its speaker, known as the line is read
             if m.type == "pronoun" and m.person == 1:
                 later.append(m)
                 continue
@@ -525,7 +541,7 @@ class RulesEngine(CorefEngine):
                     key = lx.KIN_SAME.get(m.lemma, m.lemma)
                     entities[m.entity].owners.setdefault(key, set()).add(owner)  # type: ignore[index]
             else:
-                e = self._match_pronoun(doc, m, entities)
+                e = self._conjoined_owner(doc, m, by_token, entities) or self._match_pronoun(doc, m, entities)
                 if e is not None:
                     attach(m, e)
                     if e.gender is None and m.gender in ("m", "f"):
@@ -681,8 +697,9 @@ class RulesEngine(CorefEngine):
                 return e
         if m.number != "sg":
             return None
-        if m.lemma in lx.GENERIC_CREATURE:
-            return self._salient(doc, m, entities, lambda e: e.creature or bool(e.nouns & lx.MONSTROUS))
+        if m.lemma in lx.GENERIC_CREATURE:  # a monster before a mere animal
+            return self._salient(doc, m, entities, lambda e: e.creature or bool(e.nouns & lx.MONSTROUS),
+                                 bonus=lambda e: 3.0 if e.nouns & lx.MONSTROUS else 0.0)
         if self._epithet(doc, m):
             young = self._age(doc[m.head])
             return self._salient(doc, m, entities, lambda e: (
@@ -727,6 +744,20 @@ class RulesEngine(CorefEngine):
             return self._salient(doc, m, entities, lambda e: e.id in married and e.gender == m.gender)
         return None
 
+    @staticmethod
+    def _conjoined_owner(doc: Any, m: _Mention, by_token: dict[int, _Mention],
+                         entities: list[_Entity]) -> _Entity | None:  # fmt: skip
+        """ "an old man and his wife", "the king and his daughters": his is the one just named."""
+        tok = doc[m.head]
+        owned = tok.head
+        if tok.dep_ != "poss" or owned.dep_ != "conj" or m.person != 3 or m.number != "sg":
+            return None
+        first = by_token.get(owned.head.i)
+        e = entities[first.entity] if first is not None and first.entity is not None else None
+        if e is None or e.number != "sg" or (m.gender in ("m", "f") and e.gender not in (None, m.gender)):
+            return None
+        return e
+
     def _match_pronoun(self, doc: Any, m: _Mention, entities: list[_Entity]) -> _Entity | None:
         sent = doc[m.head].sent
         before = doc[sent.start - 1].sent.start if sent.start > 0 else 0
@@ -734,14 +765,15 @@ class RulesEngine(CorefEngine):
         def fits(e: _Entity) -> bool:
             if m.gender == "n":  # "it" is a character only for a creature the story has made one, or that just acted
                 return e.creature and (bool(e.names) or sum(x.type == "description" for x in e.mentions) >= 2
-                                       or any(x.subject and before <= x.head for x in e.mentions))  # fmt: skip
+                                       or any(x.subject and before <= x.head or sent.start <= x.head
+                                              for x in e.mentions))  # fmt: skip
             if m.gender in ("m", "f"):
                 return e.gender in (None, m.gender) and not (e.creature and e.gender is None and not e.names)
             return True
 
         return self._salient(doc, m, entities, fits)
 
-    def _salient(self, doc: Any, m: _Mention, entities: list[_Entity], fits: Any) -> _Entity | None:
+    def _salient(self, doc: Any, m: _Mention, entities: list[_Entity], fits: Any, bonus: Any = None) -> _Entity | None:
         """The entity ``m`` most likely refers back to, among those that ``fits``: recent, a subject, named,
         often mentioned; never the subject of the verb ``m`` is the object of ("he saw him")."""
         best, best_score = None, float("-inf")
@@ -781,6 +813,8 @@ class RulesEngine(CorefEngine):
                 score -= self.w_unnamed
             if m.gender in ("m", "f") and e.gender is None and e.creature:
                 score -= 3.0  # a creature is "it" until the story says otherwise
+            if bonus is not None:
+                score += bonus(e)
             if score > best_score:
                 best, best_score = e, score
         return best
@@ -862,7 +896,7 @@ class RulesEngine(CorefEngine):
             name = self._name(doc, e)
             chars[e.id] = (
                 Character(
-                    id=_slug(name, used_ids),
+                    id=_slug(re.sub(r"^(the|his|her|its|their|my|our|your) ", "", name), used_ids),
                     name=name,
                     mentions=mentions,
                     prompt=", ".join(self._prompt_words(doc, e)),
@@ -945,9 +979,20 @@ class RulesEngine(CorefEngine):
         descs = [m for m in e.mentions if m.type == "description"]
         if not descs:
             return doc[e.mentions[0].head].text
-        best = max(descs, key=lambda m: (m.end_tok - m.start_tok, -m.start_tok))
-        words = [t.text for t in doc[best.start_tok : best.end_tok] if t.dep_ not in ("det", "poss")]
-        return " ".join(words) or doc[best.head].text
+        # the shortest good name: the noun and its adjectives, from the first description that is not someone's
+        # ("a red demon with iron horns" -> "the red demon"; "his wife" stays "his wife")
+        own = [m for m in descs if not any(c.dep_ == "poss" for c in doc[m.head].lefts)]
+        best = (own or descs)[0]
+        head = doc[best.head]
+        first = head.i
+        while first > best.start_tok and doc[first - 1].dep_ in ("amod", "compound", "punct", "advmod") and (
+                doc[first - 1].head.i >= first - 1 or doc[first - 1].dep_ == "punct") and doc[first - 1].text != ",":
+            first -= 1
+        words = doc[first : head.i + 1].text if first <= head.i else head.text
+        if own:
+            return f"{'the' if best.number == 'sg' or best.definite else 'the'} {words}"
+        poss = next(c for c in head.lefts if c.dep_ == "poss")
+        return f"{poss.text.lower() if poss.pos_ == 'PRON' else poss.text} {words}"
 
     def _prompt_words(self, doc: Any, e: _Entity) -> list[str]:
         words: list[str] = []
