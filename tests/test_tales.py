@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+from conftest import ROOT
+
 from storyreel import analyse
 
 
@@ -63,7 +68,7 @@ def test_creatures_of_tales_are_characters():
     text = ("A witch lived in the dark wood. The wolf came to her door at night. "
             "The mermaid sang a sad song, and the old god listened to her.")  # fmt: skip
     _, clusters, _ = _clusters(text)
-    names = {k.lower() for k in clusters}
+    names = {k.lower().removeprefix("the ") for k in clusters}
     assert {"witch", "wolf", "mermaid", "old god"} <= names or {"witch", "wolf", "mermaid", "god"} <= names
     witch = next(v for k, v in clusters.items() if "witch" in k.lower())
     assert "her" in witch
@@ -110,3 +115,96 @@ def test_the_name_is_the_most_informative_mention():
     text2 = "The tall stranger in the grey cloak stood at the gate. The stranger said nothing."
     _, clusters2, _ = _clusters(text2)
     assert "tall stranger in the grey cloak" in clusters2 or "tall stranger" in " ".join(clusters2)
+
+
+# Tales with hand-written constraints (tests/data/tales, and the shared development tales when present): scored
+# as ../shared/data/tales-dev/score.py scores `storyreel characters --json`, in-process to keep the suite quick.
+TALES = [ROOT / "tests" / "data" / "tales", ROOT.parent / "shared" / "data" / "tales-dev"]
+
+
+def _constraints_met(folder):
+    met = total = 0
+    failed = []
+    for story in sorted(folder.glob("*.txt")):
+        text = story.read_text(encoding="utf-8")
+        spec = json.loads(story.with_suffix(".json").read_text(encoding="utf-8"))
+        scenes, chars = analyse(text, minor=True)
+
+        def owner(phrase, text=text, chars=chars):
+            i = text.index(phrase)
+            j = i + len(phrase)
+            best, key = None, None
+            for c in chars:
+                for m in c.mentions:
+                    overlap = min(j, m.end) - max(i, m.start)
+                    k = (overlap, -abs((m.end - m.start) - (j - i)))
+                    if overlap > 0 and (key is None or k > key):
+                        best, key = c.id, k
+            return best
+
+        checks = [any(n.lower() in c.name.lower() or any(n.lower() in m.text.lower() for m in c.mentions)
+                      for c in chars) for n in spec["characters_expected"]]  # fmt: skip
+        checks += [owner(a) is not None and owner(a) == owner(b) for a, b in spec["same"]]
+        checks += [None not in (owner(a), owner(b)) and owner(a) != owner(b) for a, b in spec["different"]]
+        for phrase, who in spec["scene_has"]:
+            i = text.index(phrase)
+            scene = next((s for s in scenes if s.start <= i < s.end), None)
+            checks.append(scene is not None and owner(who) in scene.characters)
+        met += sum(checks)
+        total += len(checks)
+        failed += [story.name] * (len(checks) - sum(checks))
+    return met / total, failed
+
+
+@pytest.mark.parametrize("folder", TALES, ids=["own-tales", "shared-dev-tales"])
+def test_tales_meet_their_hand_written_constraints(folder):
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not here")
+    score, failed = _constraints_met(folder)
+    assert score >= 0.92, (score, failed)  # measured 0.94-0.95 on 2026-11-29
+
+
+SCRIPT = """Narrator: Orpheus played the lyre so sweetly that the rocks wept. | a young musician with a golden lyre
+Narrator: His bride Eurydice died of a snake bite. | a bride in white falling in a meadow
+Orpheus: I will bring her back from the dead. | the musician weeping at her grave, a crow on a branch
+Narrator: The grieving musician walked down into the dark. | a man with a lyre on dark stone stairs
+"""
+
+
+def test_script_speaker_is_i_narrator_is_nobody_and_what_to_draw_makes_no_new_character():
+    scenes, chars = analyse(SCRIPT)
+    by_name = {c.name: c for c in chars}
+    assert set(by_name) == {"Orpheus", "Eurydice"}, by_name  # no "narrator", no "young musician with ..."
+    orpheus = [m.text for m in by_name["Orpheus"].mentions]
+    assert "I" in orpheus and "The grieving musician" in orpheus
+    assert "the musician" in orpheus  # what to draw, given to the one it describes
+    assert "her" in [m.text for m in by_name["Eurydice"].mentions]
+    assert [sorted(s.characters) for s in scenes] == [["orpheus"], ["eurydice", "orpheus"], ["eurydice", "orpheus"],
+                                                      ["orpheus"]]  # fmt: skip
+
+
+def test_names_the_ner_does_not_know_epithets_and_short_ids():
+    text = ("King Minos wanted a champion, and his daughter Ariadne loved a youth named Theseus. "
+            "The cunning king sent the young man into the maze, where a terrible Minotaur with the horns of a bull "
+            "waited. The creature charged, but the hero killed the monster. "
+            "Her father raged when Ariadne fled with Theseus.")  # fmt: skip
+    _, chars = analyse(text)
+    ids = {c.id: c for c in chars}
+    assert {"minos", "ariadne", "theseus", "minotaur"} <= set(ids), list(ids)
+    assert "bull" not in ids  # "the horns of a bull" is what the Minotaur looks like
+    said = {i: [m.text for m in c.mentions] for i, c in ids.items()}
+    assert {"The cunning king", "Her father"} <= set(said["minos"])
+    assert {"a youth named Theseus", "the young man"} <= set(said["theseus"]), said
+    assert {"The creature", "the monster"} <= set(said["minotaur"])
+    assert ids["minotaur"].name == "the terrible Minotaur"
+
+
+def test_characters_json_lists_minor_clusters_flagged(tmp_path, cli):
+    path = tmp_path / "tale.txt"
+    path.write_text("Mira found the lamp. Somebody knocked; they waited outside. She opened the door.\n")
+    run = cli("characters", path, "--json")
+    assert run.code == 0, run.stderr
+    data = json.loads(run.stdout)
+    minor = [c for c in data["characters"] if c["minor"]]
+    assert [c["name"] for c in data["characters"] if not c["minor"]] == ["Mira"]
+    assert minor and all(s["characters"] == ["mira"] or "mira" in s["characters"] for s in data["scenes"])

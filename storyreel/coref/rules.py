@@ -896,7 +896,7 @@ class RulesEngine(CorefEngine):
             name = self._name(doc, e)
             chars[e.id] = (
                 Character(
-                    id=_slug(re.sub(r"^(the|his|her|its|their|my|our|your) ", "", name), used_ids),
+                    id=self._id(doc, e, name, used_ids),
                     name=name,
                     mentions=mentions,
                     prompt=", ".join(self._prompt_words(doc, e)),
@@ -958,6 +958,16 @@ class RulesEngine(CorefEngine):
             if fit:
                 return None
         return None
+
+    @staticmethod
+    def _id(doc: Any, e: _Entity, name: str, used: set[str]) -> str:
+        """The shortest good id: the name's words ("sun-wukong"), or a description's noun alone when no other
+        character has it ("the spotted dog": "dog"), else its words ("red-demon")."""
+        if any(m.type == "name" for m in e.mentions) or e.narrator or e.label:
+            return _slug(name, used)
+        words = re.sub(r"^(the|his|her|its|their|my|our|your) ", "", name)
+        head = words.split()[-1] if words.split() else words
+        return _slug(head if _slug(head, set(used)) == re.sub(r"[\W_]+", "-", head.lower()).strip("-") else words, used)
 
     def _passing(self, doc: Any, m: _Mention) -> bool:
         # a name or description that only owns something ("the king's daughter") may not be in the picture
