@@ -780,9 +780,12 @@ class RulesEngine(CorefEngine):
         sent_start = doc[m.head].sent.start
         verb = _verb_of(doc[m.head]) if doc[m.head].dep_ in ("dobj", "pobj", "iobj", "dative") else None
         for e in entities:
+            if not e.mentions or m.head - e.mentions[-1].head > 400:
+                continue  # long out of view
             if e.narrator or e.addressee or e.we or all(x.standalone for x in e.mentions):
                 continue  # "I", "you" and "we" are not "he"; nor is what someone was said to be
-            prior = [x for x in e.mentions if x.head < m.head]
+            prior = e.mentions if not e.mentions or e.mentions[-1].head < m.head else [
+                x for x in e.mentions if x.head < m.head]  # mentions are read in order: all are before, mostly
             if not prior or e.number != m.number or m.head - prior[-1].head > 400 or not fits(e):
                 continue
             if m.type == "description" and verb is not None and any(
