@@ -63,7 +63,14 @@ CREATURE_NOUNS |= set(
     "leviathan behemoth wendigo thunderbird firebird selkie kelpie banshee yeti sasquatch golem gargoyle "
     "werewolf lamia nymph dryad satyr faun imp sprite pixie brownie leprechaun mermaid merman".split()
 )
-CREATURE_NOUNS |= {"brute", "fiend", "steed", "whelp", "chick"}
+CREATURE_NOUNS |= {"brute", "fiend", "steed", "whelp", "chick", "croc", "gator", "bunny", "quokka", "pangolin",
+                   "mongoose", "kiwi", "petrel", "meerkat", "wombat", "platypus", "emu", "lemur", "iguana", "gecko",
+                   "hummingbird", "condor", "coyote", "titan", "kookaburra", "egret", "ibis", "heron", "cormorant", "mynah",
+                   "macaw", "cockatoo", "finch", "sparrow", "thrush", "blackbird", "starling", "hornbill", "toucan",
+                   "jackdaw", "rook", "lark", "partridge", "quail", "grouse", "swallow", "bat", "shrew", "vole",
+                   "hamster", "gerbil", "marten", "mink", "sable", "ermine", "bobcat", "ocelot", "civet", "genet",
+                   "aardvark", "warthog", "okapi", "ibex", "chamois", "marmot", "chipmunk", "dormouse", "newt",
+                   "salamander", "chameleon", "komodo", "dragonfly", "firefly", "ladybird", "cicada", "locust"}
 # persons of the monstrous kind: "the brute", "the monster" may be one of them
 MONSTROUS = set("demon devil troll ogre ogress giant giantess gorgon cyclops oni rakshasa asura jinni djinn "
                 "genie ghoul chief".split())  # fmt: skip
@@ -71,7 +78,8 @@ MONSTROUS = set("demon devil troll ogre ogress giant giantess gorgon cyclops oni
 GENERIC_CREATURE = {"beast", "creature", "monster", "animal", "thing", "brute", "fiend"}
 # descriptions that name someone by what they are like: "the youth", "the hero" is the one the story follows
 EPITHETS = set("man woman boy girl youth hero heroine lad lass maiden child fellow stranger god goddess "
-               "person trickster".split())  # fmt: skip
+               "person trickster tyrant villain fool coward wretch rascal rogue scoundrel traitor boaster "
+               "darling beauty culprit thief".split())  # fmt: skip
 YOUNG = set("young little baby infant boy girl child youth lad lass maiden kid youngest".split())
 OLD = set("old elderly aged ancient grey gray oldest elder crone hag".split())
 # kinds: "the snake" may be the python, "the great cat" the leopard, "the hag" the witch, "the cub" the pup
@@ -85,6 +93,11 @@ KIND = {
     **dict.fromkeys("spirit jinni djinn genie ghost".split(), "spirit"),
     **dict.fromkeys("horse stallion mare pony steed".split(), "horse"),
     **dict.fromkeys("bird eagle hawk falcon raven crow owl".split(), "bird"),
+    **dict.fromkeys("crocodile croc alligator gator".split(), "crocodile"),
+    **dict.fromkeys("baby babe infant newborn child boy girl".split(), "baby"),
+    **dict.fromkeys("dwarf gnome".split(), "dwarf"),
+    **dict.fromkeys("rabbit hare bunny".split(), "rabbit"),
+    **dict.fromkeys("bull ox cow".split(), "cattle"),
 }
 # kinship, and the kin seen from the other side: her father is the one whose daughter she is
 PARENTS = set("father mother parent papa mama dad mum mom".split())
@@ -133,7 +146,10 @@ SPEECH_VERBS = set(
 )
 SPEECH_LEMMAS = {"say", "tell", "ask", "answer", "reply", "cry", "shout", "whisper", "call", "exclaim",
                  "murmur", "add", "continue", "roar", "scream", "sigh", "laugh", "mutter", "yell", "declare",
-                 "insist", "warn", "explain", "plead", "beg", "demand", "begin"}  # fmt: skip
+                 "insist", "warn", "explain", "plead", "beg", "demand", "begin", "snarl", "growl", "hiss", "bellow",
+                 "sob", "gasp", "chuckle", "boast", "grumble", "squeak", "croak", "howl", "bark", "sneer", "stammer",
+                 "wail", "shriek", "cackle", "boom", "thunder", "sing", "chant", "announce", "promise", "agree",
+                 "respond", "retort", "protest", "whimper", "purr", "squawk", "hoot", "bleat", "neigh"}  # fmt: skip
 
 WEAR_LEMMAS = {"wear", "don", "carry", "hold", "wield", "dress", "clothe"}
 
@@ -244,7 +260,9 @@ FIRST_NAMES_F |= set("florence becky amelia ellen may edith margaret katharine c
 # indefinite people: each its own mention, never an antecedent
 INDEFINITE_PERSONS = {"someone", "somebody", "anyone", "anybody", "everyone", "everybody", "nobody"}
 
-PERSON_NOUNS.update({w: None for w in "soul being guide trickster rebel hermit rescuer wanderer".split()
+PERSON_NOUNS.update({w: None for w in "soul being guide trickster rebel hermit rescuer wanderer babe newborn infant "
+                     "tyrant cowherd goatherd swineherd boaster champion bard hunter villain coward wretch rascal rogue "
+                     "scoundrel traitor culprit".split()
                      if w not in PERSON_NOUNS})
 
 # more titles, from other languages and ranks
@@ -266,3 +284,17 @@ TITLES.update(
 SENTENCE_OPENERS = set("first then once soon later finally next now one suddenly meanwhile there so but and after "
                        "before long every each today tomorrow yesterday again still also only even at last that "
                        "when while thus hence here instead together alone".split())  # fmt: skip
+
+# nature that a tale may make a character: a character when it acts as only someone does ("the Moon wept")
+NATURE = set("sun moon wind river sea sky star earth mountain thunder lightning rain cloud fire ocean lake tree "
+             "forest volcano dawn night winter summer spring autumn frost snow storm".split())  # fmt: skip
+# verbs only someone does: their subject is someone, whatever the noun ("a quokka wept", "the Sun laughed")
+ANIMATE_VERBS = set("smile laugh weep sob sigh nod grin shrug frown blush wonder decide agree refuse promise "
+                    "boast beg plead pray kiss marry love hate fear hope wish whisper murmur mutter shout snarl "
+                    "growl grumble scold answer reply ask exclaim think believe remember forget laugh cry sing "
+                    "dance fall_in_love rejoice mourn grieve complain argue quarrel vow swear".split())  # fmt: skip
+# nouns that are never someone, whatever they do in a sentence ("his face smiled", "a thing laughed")
+NOT_SOMEONE = APPEARANCE_NOUNS | set("thing voice face heart eye eyes mind soul legend story letter note".split())
+# verbs whose "to X" is someone spoken or given to, not a place
+TO_SOMEONE = SPEECH_LEMMAS | set("give lend send show bring offer sell hand throw return pray bow kneel listen "
+                                 "speak talk reply turn run go come".split()) - {"turn", "run", "go", "come"}

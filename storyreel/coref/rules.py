@@ -122,13 +122,15 @@ def _np_start(tok: Any) -> int:
         if child.dep_ in ("det", "amod", "compound", "poss", "nummod", "nmod", "advmod", "case"):
             start = min(start, child.left_edge.i)
     doc = tok.doc
-    while start < tok.i and (doc[start].is_space or doc[start].is_punct):
+    while start < tok.i and (doc[start].is_space or doc[start].is_punct or (
+            doc[start].dep_ == "advmod" and doc[start].lower_ in lx.SENTENCE_OPENERS)):  # "There the Simurgh"
         start += 1
     return start
 
 
 class RulesEngine(CorefEngine):
     name = "rules"
+    _animate: set[str] = set()  # nouns the story being read makes someone (see _animate_nouns)
     # how a pronoun weighs a candidate antecedent mention (tuned on LitBank's development documents)
     w_distance = 20.0  # tokens per point lost
     w_subject = 3.0
@@ -136,9 +138,10 @@ class RulesEngine(CorefEngine):
     w_same_sentence = 2.0
     w_quote = 6.0
     w_frequency = 0.8
-    frequency_cap = 10
+    frequency_cap = 5
     w_unnamed = 0.0  # lost by an entity known only by pronouns
     generic_window = 80  # tokens within which "the man" is the man just mentioned
+    w_unknown_sex = 2.0  # lost by an unnamed candidate of unknown sex for "he" or "she"
     you_window = 250  # tokens over which a quoted "you" stays the same person
 
     def find_characters(self, text: str, doc: Any, lines: Sequence[Line] = ()) -> list[Character]:
@@ -182,6 +185,7 @@ class RulesEngine(CorefEngine):
         out: list[_Mention] = []
         taken: set[int] = set()
         # names are known by their parts once a confident mention has shown them ("Fafnir roared")
+        self._animate = self._animate_nouns(doc)
         votes = self._name_votes(doc)
         known = {t.lower_ for t in doc if t.pos_ == "PROPN" and self._is_name_head(t) and votes.get(t.lower_, 0) >= 0}
         known |= {w for w, v in votes.items() if v >= 2}
@@ -214,10 +218,11 @@ class RulesEngine(CorefEngine):
                     )  # fmt: skip
                 )
                 continue
-            common = self._role_noun(tok) and any(c.dep_ == "det" for c in tok.lefts)  # "a terrible Beast"
+            common = (self._role_noun(tok) or tok.lemma_.lower() in self._animate) and any(
+                c.dep_ == "det" for c in tok.lefts)  # "a terrible Beast", "the North Wind"
             titled = tok.i > 0 and doc[tok.i - 1].text[:1].isupper() and (  # "Grandmother Spider", "Brother Rabbit"
                 doc[tok.i - 1].lower_ in lx.TITLES or doc[tok.i - 1].lower_ in lx.PERSON_NOUNS)
-            place = votes.get(low, 0) < 0 and not titled  # "in Ulster", "the ogres of Onigashima", whatever the NER says
+            place = (votes.get(low, 0) < 0 or self._opening_word(tok)) and not titled  # "in Ulster", "the ogres of Onigashima", whatever the NER says
             if not common and not place and tok.text[:1].isupper() and (
                     (tok.pos_ == "PROPN" and self._is_name_head(tok)) or (
                 tok.lower_ in known and tok.text[:1].isupper() and not self._followed_by_propn(tok)
@@ -227,7 +232,8 @@ class RulesEngine(CorefEngine):
                     taken.update(range(m.start_tok, m.end_tok))
                     out.append(m)
                 continue
-            if tok.pos_ == "NOUN" or (
+            if tok.pos_ == "NOUN" or (tok.pos_ == "ADJ" and low in lx.PERSON_NOUNS and tok.dep_ in (
+                    "nsubj", "nsubjpass", "dobj", "pobj", "attr", "appos", "npadvmod", "conj")) or (
                 tok.pos_ == "PROPN"
                 and (
                     tok.text.islower()
@@ -250,6 +256,18 @@ class RulesEngine(CorefEngine):
 
     _PLACE_PREPS = frozenset("in at to from into near towards toward across through via".split())
 
+    @staticmethod
+    def _animate_nouns(doc: Any) -> set[str]:
+        """Nouns the story makes someone, though no word list knows them: the subject of what only someone does
+        ("a kookaburra laughed", "the Moon wept", "the weary Sun begged")."""
+        introduced = {t.head.lemma_.lower() for t in doc if t.lower_ in ("a", "an") and t.dep_ == "det"}
+        personified = {t.lemma_.lower() for t in doc if t.lemma_.lower() in lx.NATURE and t.text[:1].isupper()
+                       and not t.is_sent_start}  # "the Sun", "the North Wind": nature made someone  # fmt: skip
+        return {t.lemma_.lower() for t in doc if t.pos_ in ("NOUN", "PROPN") and t.dep_ in ("nsubj", "nsubjpass")
+                and t.head.lemma_ in lx.ANIMATE_VERBS and not t.ent_type_ and t.lemma_.lower() not in lx.NOT_SOMEONE
+                and not any(c.dep_ == "poss" for c in t.lefts)
+                and (t.lemma_.lower() in introduced or t.lemma_.lower() in lx.NATURE)} | personified  # fmt: skip
+
     def _name_votes(self, doc: Any) -> dict[str, int]:
         """How much the story treats each capitalised word as someone: 2 or more is a name, whatever the NER thinks
         ("Hermes lent him sandals", "his bride Eurydice", "Athena, the grey-eyed goddess"); below 0, a place."""
@@ -260,12 +278,32 @@ class RulesEngine(CorefEngine):
             votes[t.lower_] = votes.get(t.lower_, 0) + self._name_evidence(t)
         return votes
 
+    @staticmethod
+    def _opening_word(t: Any) -> bool:
+        """ "Ashamed, the warrior ...", "Trembling, she ...": a word capitalised only because it opens a sentence."""
+        return t.is_sent_start and t.ent_type_ != "PERSON" and t.lower_.endswith(("ed", "ing", "ly")) and (
+            t.i + 1 < len(t.doc) and t.doc[t.i + 1].text == ",")
+
+    @staticmethod
+    def _the_role_after(t: Any) -> bool:
+        """ "Tiddalik the frog", "Sam the Warrior", "Kofi the hare": a name and, right after it, what it is."""
+        doc = t.doc
+        i = t.i + 1
+        if i >= len(doc) or doc[i].lower_ != "the":
+            return False
+        i += 1
+        while i < len(doc) and doc[i].pos_ == "ADJ" and doc[i].i < t.i + 5:
+            i += 1
+        return i < len(doc) and RulesEngine._role_noun(doc[i])
+
     def _name_evidence(self, t: Any) -> int:
         """How much one use of a capitalised word says it is someone: 2 for what only people and creatures do
         (act, be called so, stand beside a role noun), 1 for what they often do (own, be spoken of by the NER as a
         person); -1 for what places do (come after "in", "at", "to")."""
         v = 0
-        if t.dep_ in ("nsubj", "nsubjpass"):
+        if self._the_role_after(t):
+            v = 3
+        elif t.dep_ in ("nsubj", "nsubjpass"):
             v = 1 if t.head.lemma_ in ("be", "have") else 2
         elif t.dep_ == "appos" and self._role_noun(t.head) or any(
                 c.dep_ == "appos" and c.pos_ in ("NOUN", "PROPN") and self._role_noun(c) for c in t.rights):
@@ -277,6 +315,8 @@ class RulesEngine(CorefEngine):
                          or self._role_noun(c) for c in named) else 0  # fmt: skip
         elif t.ent_type_ == "PERSON" or t.dep_ in ("poss", "npadvmod"):
             v = 1
+        elif t.dep_ == "pobj" and t.head.lower_ == "to" and t.head.head.lemma_ in lx.TO_SOMEONE:
+            v = 1  # "she said to Dastan", "gave it to Ama"
         elif t.dep_ == "pobj" and t.head.lower_ in self._PLACE_PREPS:
             v = -1
         elif t.dep_ == "pobj" and t.head.lower_ == "of" and t.head.head.pos_ == "NOUN":
@@ -399,7 +439,7 @@ class RulesEngine(CorefEngine):
         lemma, low = tok.lemma_.lower(), tok.lower_
         if lemma in lx.PERSON_NOUNS:
             return True, lx.PERSON_NOUNS[lemma]
-        if low in lx.PLURAL_PERSON_NOUNS or lemma in lx.CREATURE_NOUNS:
+        if low in lx.PLURAL_PERSON_NOUNS or lemma in lx.CREATURE_NOUNS or lemma in self._animate:
             return True, None
         if tok.ent_type_ == "NORP":
             return True, None  # "the Egyptians", "a Frenchman"
@@ -439,7 +479,7 @@ class RulesEngine(CorefEngine):
             return None  # "the witch Agatha": the name's mention holds it; "her son Perseus" is two, one person
         # what someone is said to be or becomes: "He was an elderly man", "the beast turned into a prince"
         predicate = (tok.dep_ == "attr" and tok.head.lemma_ in ("be", "become") and self._someone_is(tok.head)) or (
-            tok.dep_ == "pobj" and tok.head.lower_ == "into" and tok.head.head.lemma_ in ("turn", "change"))
+            tok.dep_ == "pobj" and tok.head.lower_ == "into" and tok.head.head.lemma_ in ("turn", "change", "transform"))
         det = next((c for c in tok.lefts if c.dep_ in ("det", "poss", "nummod")), None)
         if det is not None and det.lower_ in ("a", "an") and tok.dep_ == "pobj" and tok.head.lower_ == "of" and (
                 tok.head.head.pos_ == "NOUN" and not self._person_noun(tok.head.head)[0]):
@@ -484,7 +524,11 @@ class RulesEngine(CorefEngine):
             if tok.dep_ == "nsubj" and tok.head.lemma_ in ("be", "become"):  # "He was an old man": he is a man
                 for attr in tok.head.rights:
                     if attr.dep_ == "attr" and attr.pos_ == "NOUN" and self._person_noun(attr)[0]:
-                        e.nouns.add(lx.KIN_SAME.get(attr.lemma_.lower(), attr.lemma_.lower()))
+                        key = lx.KIN_SAME.get(attr.lemma_.lower(), attr.lemma_.lower())
+                        e.nouns.add(key)
+                        whose = self._of_owner(attr, entities)  # "Maui was the youngest son of Taranga"
+                        if whose is not None and whose != e.id:
+                            e.owners.setdefault(key, set()).add(whose)
             if m.type == "name":
                 e.names.update(m.name_parts)
                 e.titles.update(m.titles)
@@ -495,7 +539,7 @@ class RulesEngine(CorefEngine):
                 e.nouns.update(c.lemma_.lower() for c in tok.lefts  # "a wolf pup": a wolf; "the monkey king"
                                if c.dep_ == "compound" and c.lemma_.lower() in lx.CREATURE_NOUNS)  # fmt: skip
                 e.kinds.update(lx.KIND.get(n, n) for n in e.nouns)
-                e.age = e.age or self._age(tok)
+                e.age = e.age or self._age(tok) or ("old" if m.lemma in lx.PARENTS else None)
             if e.gender is None and m.gender in ("m", "f"):
                 e.gender = m.gender
             e.creature = e.creature or m.creature
@@ -512,7 +556,7 @@ class RulesEngine(CorefEngine):
                     e.nouns.add(noun)
                 owner = self._owner(doc, m, by_token, entities) if m.type == "description" else None
                 if owner is not None and owner != e.id:  # "raised him as their own son"
-                    e.owners.setdefault(lx.KIN_SAME.get(m.lemma, m.lemma), set()).add(owner)
+                    e.owners.setdefault(self._kin_key(m.lemma, True), set()).add(owner)
                 continue
             if m.type == "pronoun" and m.person == 1 and m.number == "sg" and m.block in (speakers or {}):
                 attach(m, self._speaker_entity(speakers[m.block], entities))  # type: ignore[index]
@@ -538,7 +582,7 @@ class RulesEngine(CorefEngine):
                 e = self._match_description(doc, m, entities, owner) if m.definite and not m.standalone else None
                 attach(m, e or new(m))
                 if owner is not None:
-                    key = lx.KIN_SAME.get(m.lemma, m.lemma)
+                    key = self._kin_key(m.lemma, True)
                     entities[m.entity].owners.setdefault(key, set()).add(owner)  # type: ignore[index]
             else:
                 e = self._conjoined_owner(doc, m, by_token, entities) or self._match_pronoun(doc, m, entities)
@@ -582,6 +626,13 @@ class RulesEngine(CorefEngine):
         for x in mentions:
             if x.in_quote and x.type in ("name", "description") and x.entity is not None and self._vocative(doc, x):
                 vocative.setdefault(x.block, entities[x.entity])
+        for x in mentions:  # '"...," she said to Dastan': whom the quotation beside it speaks to
+            tok = doc[x.head]
+            if (x.entity is not None and not x.in_quote and tok.dep_ == "pobj" and tok.head.lower_ in ("to", "at")
+                    and tok.head.head.lemma_ in lx.SPEECH_LEMMAS):
+                near = {quote[i] for i in range(max(0, x.head - 40), min(len(doc), x.head + 40)) if quote[i]}
+                for b in near:
+                    vocative.setdefault(b, entities[x.entity])
         for m in (x for x in later if x.person == 2):
             e = vocative.get(m.block) if m.in_quote else None
             if e is None and m.in_quote and m.block > 1:
@@ -622,20 +673,36 @@ class RulesEngine(CorefEngine):
         "Medusa, the Gorgon", "their chief, a red demon"), a naming ("a princess named Andromeda", "named him
         Momotaro"), a role given ("raised him as their own son")."""
         by_head = {m.head: m for m in mentions}
+        by_end = {m.end_tok: m for m in mentions}
         out: dict[int, _Mention] = {}
         for m in mentions:
             tok = doc[m.head]
             other = None
-            if tok.dep_ == "appos":
-                other = by_head.get(tok.head.i)
+            if tok.dep_ == "appos" and not any(c.dep_ in ("conj", "cc") for c in tok.children):
+                other = by_head.get(tok.head.i)  # (not "a young hunter, a tall hunter and a rich hunter")
             elif tok.dep_ == "oprd" and tok.head.lemma_ in ("name", "call"):
                 verb = tok.head
                 other = by_head.get(verb.head.i) if verb.dep_ == "acl" else next(  # "he was called Cu Chulainn"
                     (by_head.get(c.i) for c in verb.children if c.dep_ in ("dobj", "nsubjpass") and c.i in by_head),
                     None)
-            elif tok.dep_ == "pobj" and tok.head.lower_ == "as" and tok.head.head.pos_ == "VERB":
-                other = next((by_head.get(c.i) for c in tok.head.head.children
-                              if c.dep_ == "dobj" and c.i in by_head), None)  # fmt: skip
+            elif tok.dep_ == "pobj" and (tok.head.lower_ == "as" or tok.head.lower_ == "for" and _verb_of(
+                    tok.head).lemma_ == "take") and _verb_of(tok.head).pos_ in ("VERB", "AUX"):
+                verb = _verb_of(tok.head)  # "raised him as their son"; "revealed himself as a heron"; "took him
+                # for her husband"
+                objs = [c for c in verb.children if c.dep_ == "dobj" and c.i in by_head and not c.lower_.endswith(
+                    ("self", "selves"))]
+                clause = verb.head if verb.dep_ == "conj" and not any(
+                    c.dep_ in ("nsubj", "nsubjpass") for c in verb.children) else verb  # "... and revealed himself"
+                subj = [c for c in clause.children if c.dep_ in ("nsubj", "nsubjpass") and c.i in by_head]
+                other = by_head[objs[0].i] if objs else by_head[subj[0].i] if subj else None
+            elif tok.dep_ == "pobj" and tok.head.lower_ == "into" and tok.head.head.lemma_ in ("grow", "turn") and (
+                    tok.head.head.lemma_ == "grow"):
+                other = next((by_head.get(c.i) for c in tok.head.head.children  # "grew into a tall youth"
+                              if c.dep_ == "nsubj" and c.i in by_head), None)  # fmt: skip
+            if other is None and m.type == "description" and m.start_tok > 0 and doc[m.start_tok].lower_ == "the":
+                before = by_end.get(m.start_tok)  # "Tiddalik the frog", whatever the parse made of it
+                if before is not None and before.type == "name":
+                    other = before
             if other is not None and other.start_tok < m.start_tok and other.person == 3:
                 out[m.head] = other
         return out
@@ -668,7 +735,12 @@ class RulesEngine(CorefEngine):
                 return by_token[child.i].entity
         if m.lemma not in lx.KIN:
             return None
-        for prep in doc[m.head].rights:
+        return RulesEngine._of_owner(doc[m.head], entities)
+
+    @staticmethod
+    def _of_owner(tok: Any, entities: list[_Entity]) -> int | None:
+        """The named one in "the son of Danae"."""
+        for prep in tok.rights:
             if prep.dep_ == "prep" and prep.lower_ == "of":
                 for obj in prep.children:
                     if obj.dep_ == "pobj" and obj.pos_ == "PROPN":
@@ -680,12 +752,15 @@ class RulesEngine(CorefEngine):
         """Who a definite description is: one already called so ("the king" after "King Polydectes"); kin seen
         from the other side ("her father" is the one whose daughter she is); "the beast" the creature the story is
         about; an epithet ("the young man", "the youth", "the grieving musician") the person it is about."""
-        key = lx.KIN_SAME.get(m.lemma, m.lemma)
+        key = self._kin_key(m.lemma, owner is not None)
+        age = self._age(doc[m.head])
         for e in sorted(entities, key=lambda e: -e.last_tok()):
             if e.number != m.number or all(x.standalone for x in e.mentions) or e.id == owner:
                 continue  # nobody is their own sister
             if m.gender and e.gender and m.gender != e.gender:
                 continue
+            if age and e.age and age != e.age:
+                continue  # "the old sailor" is not "the young sailor"
             if key in e.nouns or lx.KIND.get(key, key) in e.kinds:  # "the snake" after "Onini the python"
                 known = e.owners.get(key)
                 if owner is not None and known and owner not in known:
@@ -695,6 +770,11 @@ class RulesEngine(CorefEngine):
             e = self._kin(doc, m, entities, entities[owner])
             if e is not None:
                 return e
+        if owner is None and key in lx.PARENTS and m.number == "sg":  # "the mother wept": the married one
+            married = self._married(entities)
+            e = self._salient(doc, m, entities, lambda e: e.id in married and e.gender == m.gender)
+            if e is not None:
+                return e
         if m.number != "sg":
             return None
         if m.lemma in lx.GENERIC_CREATURE:  # a monster before a mere animal
@@ -702,10 +782,20 @@ class RulesEngine(CorefEngine):
                                  bonus=lambda e: 3.0 if e.nouns & lx.MONSTROUS else 0.0)
         if self._epithet(doc, m):
             young = self._age(doc[m.head])
-            return self._salient(doc, m, entities, lambda e: (
+            return self._salient(doc, m, entities, bonus=lambda e: 4.0 if young and e.age == young else 0.0,
+                                 fits=lambda e: (
                 not e.creature and e.gender in (None, m.gender or e.gender) and (e.age is None or young in (None, e.age))
-                and (m.lemma not in lx.GENERIC_PERSON or m.head - e.last_tok() < self.generic_window)))  # fmt: skip
+                and (m.lemma not in lx.GENERIC_PERSON or m.head - e.last_tok() < self.generic_window
+                     or (young is not None and e.age == young))))  # fmt: skip
         return None
+
+    @staticmethod
+    def _kin_key(lemma: str, owned: bool) -> str:
+        """The noun kin is matched by: "bride" is "wife", "papa" "father"; someone's queen is his wife."""
+        key = lx.KIN_SAME.get(lemma, lemma)
+        if owned and key in ("queen", "king"):
+            return "wife" if key == "queen" else "husband"
+        return key
 
     def _epithet(self, doc: Any, m: _Mention) -> bool:
         """A definite description that names someone by what they are like rather than by their role: "the youth",
@@ -731,7 +821,7 @@ class RulesEngine(CorefEngine):
     def _kin(self, doc: Any, m: _Mention, entities: list[_Entity], owner: _Entity) -> _Entity | None:
         """ "her father" when she is someone's daughter; "his mother" when he is a couple's son and one of them
         is a wife; "her husband" when she is someone's wife."""
-        key = lx.KIN_SAME.get(m.lemma, m.lemma)
+        key = self._kin_key(m.lemma, True)
         inverse = lx.KIN[key]
         ids = {i for noun in inverse for i in owner.owners.get(noun, set())}
         found = [entities[i] for i in sorted(ids) if entities[i].mentions]
@@ -739,10 +829,15 @@ class RulesEngine(CorefEngine):
             if e.number == "sg" and (m.gender is None or e.gender in (None, m.gender)):
                 return e
         if any(e.number == "pl" for e in found) and key in lx.PARENTS:  # "their son": one of a couple
-            married = {i for e in entities for noun in lx.SPOUSES for i in e.owners.get(noun, set())}
-            married |= {e.id for e in entities if any(e.owners.get(noun) for noun in lx.SPOUSES)}
+            married = self._married(entities)
             return self._salient(doc, m, entities, lambda e: e.id in married and e.gender == m.gender)
         return None
+
+    @staticmethod
+    def _married(entities: list[_Entity]) -> set[int]:
+        """Who is someone's husband or wife, or has one."""
+        married = {i for e in entities for noun in lx.SPOUSES for i in e.owners.get(noun, set())}
+        return married | {e.id for e in entities if any(e.owners.get(noun) for noun in lx.SPOUSES)}
 
     @staticmethod
     def _conjoined_owner(doc: Any, m: _Mention, by_token: dict[int, _Mention],
@@ -814,8 +909,10 @@ class RulesEngine(CorefEngine):
             score += min(len(prior), self.frequency_cap) * self.w_frequency
             if all(x.type == "pronoun" for x in prior):
                 score -= self.w_unnamed
-            if m.gender in ("m", "f") and e.gender is None and e.creature:
-                score -= 3.0  # a creature is "it" until the story says otherwise
+            if m.gender in ("m", "f") and e.gender is None and e.creature and not e.names:
+                score -= 3.0  # a creature is "it" until the story says otherwise (a named one may be "she")
+            elif m.type == "pronoun" and m.gender in ("m", "f") and e.gender is None and not e.names:
+                score -= self.w_unknown_sex  # "her" is rather the woman than "a hunter" of unknown sex
             if bonus is not None:
                 score += bonus(e)
             if score > best_score:
