@@ -281,7 +281,7 @@ class RulesEngine(CorefEngine):
     @staticmethod
     def _opening_word(t: Any) -> bool:
         """ "Ashamed, the warrior ...", "Trembling, she ...": a word capitalised only because it opens a sentence."""
-        return t.is_sent_start and t.ent_type_ != "PERSON" and t.lower_.endswith(("ed", "ing", "ly")) and (
+        return t.is_sent_start and t.lower_.endswith(("ed", "ing", "ly")) and (
             t.i + 1 < len(t.doc) and t.doc[t.i + 1].text == ",")
 
     @staticmethod
@@ -310,6 +310,7 @@ class RulesEngine(CorefEngine):
             v = 2  # "his bride Eurydice", "Hades, the lord of the dead"
         elif t.dep_ == "oprd" and t.head.lemma_ in ("name", "call"):  # "named him Momotaro", "a girl named Ana"
             named = [c for c in t.head.children if c.dep_ in ("dobj", "nsubjpass")]
+            named += [c for c in t.doc[t.head.i + 1 : t.i] if c.pos_ == "PRON"]  # "called him Dastan", however parsed
             named += [t.head.head] if t.head.dep_ in ("acl", "relcl") else []
             v = 2 if any(c.lower_ in lx.PRONOUNS and c.lower_ not in ("it", "which", "that")
                          or self._role_noun(c) for c in named) else 0  # fmt: skip
@@ -530,6 +531,7 @@ class RulesEngine(CorefEngine):
                         if whose is not None and whose != e.id:
                             e.owners.setdefault(key, set()).add(whose)
             if m.type == "name":
+                e.age = e.age or self._age(doc[m.head])  # "Old Vainamoinen", "Young Joukahainen"
                 e.names.update(m.name_parts)
                 e.titles.update(m.titles)
                 if len(m.name_parts) > 1:
@@ -551,6 +553,10 @@ class RulesEngine(CorefEngine):
             same = bound.get(m.head)
             if same is not None and same.entity is not None and self._agree(m, entities[same.entity]):
                 e = entities[same.entity]
+                known = self._match_name(m, entities) if m.type == "name" else None
+                if known is not None and known is not e:  # "the fish ... revealed herself as Aino": Aino all along
+                    self._merge(e, known)
+                    e = known
                 attach(m, e)  # "his bride Eurydice", "a princess named Andromeda"
                 for noun in self._descriptors(doc, m) if m.type == "name" else ():
                     e.nouns.add(noun)
@@ -579,7 +585,9 @@ class RulesEngine(CorefEngine):
                         e2.gender = lx.PERSON_NOUNS[noun]
             elif m.type == "description":
                 owner = self._owner(doc, m, by_token, entities)
-                e = self._match_description(doc, m, entities, owner) if m.definite and not m.standalone else None
+                called = m.in_quote and self._vocative(doc, m)  # "Move aside, old man!"
+                e = self._match_description(doc, m, entities, owner) if (
+                    m.definite or called) and not m.standalone else None
                 attach(m, e or new(m))
                 if owner is not None:
                     key = self._kin_key(m.lemma, True)
@@ -623,9 +631,6 @@ class RulesEngine(CorefEngine):
 
         # someone called by name inside a quotation ("Watson, come here") is whom it speaks to
         vocative: dict[int, _Entity] = {}
-        for x in mentions:
-            if x.in_quote and x.type in ("name", "description") and x.entity is not None and self._vocative(doc, x):
-                vocative.setdefault(x.block, entities[x.entity])
         for x in mentions:  # '"...," she said to Dastan': whom the quotation beside it speaks to
             tok = doc[x.head]
             if (x.entity is not None and not x.in_quote and tok.dep_ == "pobj" and tok.head.lower_ in ("to", "at")
@@ -633,6 +638,9 @@ class RulesEngine(CorefEngine):
                 near = {quote[i] for i in range(max(0, x.head - 40), min(len(doc), x.head + 40)) if quote[i]}
                 for b in near:
                     vocative.setdefault(b, entities[x.entity])
+        for x in mentions:
+            if x.in_quote and x.type in ("name", "description") and x.entity is not None and self._vocative(doc, x):
+                vocative.setdefault(x.block, entities[x.entity])
         for m in (x for x in later if x.person == 2):
             e = vocative.get(m.block) if m.in_quote else None
             if e is None and m.in_quote and m.block > 1:
@@ -685,6 +693,8 @@ class RulesEngine(CorefEngine):
                 other = by_head.get(verb.head.i) if verb.dep_ == "acl" else next(  # "he was called Cu Chulainn"
                     (by_head.get(c.i) for c in verb.children if c.dep_ in ("dobj", "nsubjpass") and c.i in by_head),
                     None)
+                if other is None and m.start_tok > 0 and doc[m.start_tok - 1].pos_ == "PRON":
+                    other = by_head.get(m.start_tok - 1)  # "called him Dastan", whatever the parse made of "him"
             elif tok.dep_ == "pobj" and (tok.head.lower_ == "as" or tok.head.lower_ == "for" and _verb_of(
                     tok.head).lemma_ == "take") and _verb_of(tok.head).pos_ in ("VERB", "AUX"):
                 verb = _verb_of(tok.head)  # "raised him as their son"; "revealed himself as a heron"; "took him
@@ -706,6 +716,21 @@ class RulesEngine(CorefEngine):
             if other is not None and other.start_tok < m.start_tok and other.person == 3:
                 out[m.head] = other
         return out
+
+    @staticmethod
+    def _merge(src: _Entity, dst: _Entity) -> None:
+        """All of ``src`` becomes ``dst``'s: its mentions, names, nouns and kin."""
+        for x in src.mentions:
+            x.entity = dst.id
+        dst.mentions = sorted(dst.mentions + src.mentions, key=lambda x: x.start_tok)
+        src.mentions = []
+        dst.names |= src.names
+        dst.nouns |= src.nouns
+        dst.kinds |= src.kinds
+        for noun, ids in src.owners.items():
+            dst.owners.setdefault(noun, set()).update(ids)
+        dst.gender = dst.gender or src.gender
+        dst.age = dst.age or src.age
 
     @staticmethod
     def _agree(m: _Mention, e: _Entity) -> bool:
@@ -801,7 +826,8 @@ class RulesEngine(CorefEngine):
         """A definite description that names someone by what they are like rather than by their role: "the youth",
         "the hero", "the young man", "the grieving musician" (not "the king", "his mother", "the hunter")."""
         tok = doc[m.head]
-        if not any(c.dep_ == "det" and c.lower_ in ("the", "this", "that") for c in tok.lefts):
+        if not any(c.dep_ == "det" and c.lower_ in ("the", "this", "that") for c in tok.lefts) and not (
+                m.in_quote and self._vocative(doc, m)):
             return False
         if m.lemma in lx.EPITHETS:
             return True
@@ -923,7 +949,7 @@ class RulesEngine(CorefEngine):
     def _vocative(doc: Any, m: _Mention) -> bool:
         """A name set off by commas or quotation marks at the edge of a clause, not an argument of a verb."""
         tok = doc[m.head]
-        if tok.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj", "iobj", "poss", "attr"):
+        if tok.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj", "iobj", "poss", "attr", "appos"):
             return False
         before = doc[m.start_tok - 1] if m.start_tok > 0 else None
         after = doc[m.end_tok] if m.end_tok < len(doc) else None
