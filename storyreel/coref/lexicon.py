@@ -94,7 +94,7 @@ KIND = {
     **dict.fromkeys("horse stallion mare pony steed".split(), "horse"),
     **dict.fromkeys("bird eagle hawk falcon raven crow owl".split(), "bird"),
     **dict.fromkeys("crocodile croc alligator gator".split(), "crocodile"),
-    **dict.fromkeys("baby babe infant newborn child boy girl".split(), "baby"),
+    **dict.fromkeys("baby babe infant newborn child boy".split(), "baby"),
     **dict.fromkeys("dwarf gnome".split(), "dwarf"),
     **dict.fromkeys("rabbit hare bunny".split(), "rabbit"),
     **dict.fromkeys("bull ox cow".split(), "cattle"),

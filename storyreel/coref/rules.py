@@ -68,6 +68,7 @@ class _Entity:
     label: str = ""  # the speaker label of a script ("Orpheus:"), for a speaker the speech never names
     age: str | None = None  # "young" or "old", as its descriptions say
     kinds: set[str] = field(default_factory=set)  # the kinds of its nouns: a python is a snake, a hag a witch
+    of_names: list[tuple[str, str]] = field(default_factory=list)  # ("son", "taranga"): kin named before known
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -530,6 +531,9 @@ class RulesEngine(CorefEngine):
                         whose = self._of_owner(attr, entities)  # "Maui was the youngest son of Taranga"
                         if whose is not None and whose != e.id:
                             e.owners.setdefault(key, set()).add(whose)
+                        elif whose is None:
+                            e.of_names.extend((key, t.lower_) for p in attr.rights if p.lower_ == "of"
+                                              for t in p.children if t.pos_ == "PROPN")  # fmt: skip
             if m.type == "name":
                 e.age = e.age or self._age(doc[m.head])  # "Old Vainamoinen", "Young Joukahainen"
                 e.names.update(m.name_parts)
@@ -593,7 +597,9 @@ class RulesEngine(CorefEngine):
                     key = self._kin_key(m.lemma, True)
                     entities[m.entity].owners.setdefault(key, set()).add(owner)  # type: ignore[index]
             else:
-                e = self._conjoined_owner(doc, m, by_token, entities) or self._match_pronoun(doc, m, entities)
+                speaker = self._speaker_entity(speakers[m.block], entities) if m.block in (speakers or {}) else None
+                e = self._conjoined_owner(doc, m, by_token, entities) or self._match_pronoun(doc, m, entities,
+                                                                                             speaker)
                 if e is not None:
                     attach(m, e)
                     if e.gender is None and m.gender in ("m", "f"):
@@ -795,8 +801,11 @@ class RulesEngine(CorefEngine):
             e = self._kin(doc, m, entities, entities[owner])
             if e is not None:
                 return e
-        if owner is None and key in lx.PARENTS and m.number == "sg":  # "the mother wept": the married one
-            married = self._married(entities)
+        if owner is None and key in lx.PARENTS and m.number == "sg":  # "the mother wept": a wife, or a parent
+            married = self._married(entities) | {i for e in entities for noun in lx.CHILDREN
+                                                 for i in e.owners.get(noun, set())}
+            married |= {x.id for e in entities for noun, name in e.of_names if noun in lx.CHILDREN
+                        for x in entities if name in x.names}  # fmt: skip
             e = self._salient(doc, m, entities, lambda e: e.id in married and e.gender == m.gender)
             if e is not None:
                 return e
@@ -850,6 +859,7 @@ class RulesEngine(CorefEngine):
         key = self._kin_key(m.lemma, True)
         inverse = lx.KIN[key]
         ids = {i for noun in inverse for i in owner.owners.get(noun, set())}
+        ids |= {e.id for noun, name in owner.of_names if noun in inverse for e in entities if name in e.names}
         found = [entities[i] for i in sorted(ids) if entities[i].mentions]
         for e in found:
             if e.number == "sg" and (m.gender is None or e.gender in (None, m.gender)):
@@ -879,11 +889,14 @@ class RulesEngine(CorefEngine):
             return None
         return e
 
-    def _match_pronoun(self, doc: Any, m: _Mention, entities: list[_Entity]) -> _Entity | None:
+    def _match_pronoun(self, doc: Any, m: _Mention, entities: list[_Entity],
+                       speaker: _Entity | None = None) -> _Entity | None:  # fmt: skip
         sent = doc[m.head].sent
         before = doc[sent.start - 1].sent.start if sent.start > 0 else 0
 
         def fits(e: _Entity) -> bool:
+            if e is speaker:
+                return False  # in a script line, "him" is never the one speaking
             if m.gender == "n":  # "it" is a character only for a creature the story has made one, or that just acted
                 return e.creature and (bool(e.names) or sum(x.type == "description" for x in e.mentions) >= 2
                                        or any(x.subject and before <= x.head or sent.start <= x.head
