@@ -280,6 +280,21 @@ class RulesEngine(CorefEngine):
         return votes
 
     @staticmethod
+    def _renamed(t: Any) -> Any:
+        """Who a name is given to, in "gave him a new name, Colm" and "his name was Quill": that token, or None."""
+        if t.dep_ == "appos" and t.head.lemma_ == "name":
+            noun = t.head
+            if any(c.dep_ == "poss" for c in noun.lefts):
+                return next(c for c in noun.lefts if c.dep_ == "poss")
+            return next((c for c in noun.head.children if c.dep_ in ("dative", "iobj") or (
+                c.dep_ == "dobj" and c.i != noun.i)), None)
+        if t.dep_ == "attr" and t.head.lemma_ == "be":
+            subj = next((c for c in t.head.children if c.dep_ == "nsubj" and c.lemma_ == "name"), None)
+            if subj is not None:
+                return next((c for c in subj.lefts if c.dep_ == "poss"), None)
+        return None
+
+    @staticmethod
     def _opening_word(t: Any) -> bool:
         """ "Ashamed, the warrior ...", "Trembling, she ...": a word capitalised only because it opens a sentence."""
         return t.is_sent_start and t.lower_.endswith(("ed", "ing", "ly")) and (
@@ -315,6 +330,8 @@ class RulesEngine(CorefEngine):
             named += [t.head.head] if t.head.dep_ in ("acl", "relcl") else []
             v = 2 if any(c.lower_ in lx.PRONOUNS and c.lower_ not in ("it", "which", "that")
                          or self._role_noun(c) for c in named) else 0  # fmt: skip
+        elif self._renamed(t) is not None:
+            v = 2  # "gave him a new name, Colm", "his name was Quill"
         elif t.ent_type_ == "PERSON" or t.dep_ in ("poss", "npadvmod"):
             v = 1
         elif t.dep_ == "pobj" and t.head.lower_ == "to" and t.head.head.lemma_ in lx.TO_SOMEONE:
@@ -322,7 +339,7 @@ class RulesEngine(CorefEngine):
         elif t.dep_ == "pobj" and t.head.lower_ in self._PLACE_PREPS:
             v = -1
         elif t.dep_ == "pobj" and t.head.lower_ == "of" and t.head.head.pos_ == "NOUN":
-            v = 1 if t.head.head.lemma_.lower() in lx.KIN else -1  # "the son of Danae"; "the ogres of Onigashima"
+            v = 2 if t.head.head.lemma_.lower() in lx.KIN else -1  # "the son of Danae"; "the ogres of Onigashima"
         if t.ent_type_ in ("GPE", "LOC", "FAC") and t.dep_ not in ("nsubj", "nsubjpass", "poss") and v < 2:
             v -= 1
         return v
@@ -404,7 +421,7 @@ class RulesEngine(CorefEngine):
             end + 2 < len(doc)
             and doc[end + 1].text == "-"
             and not doc[end].whitespace_
-            and doc[end + 2].pos_ == "PROPN"
+            and (doc[end + 2].pos_ == "PROPN" or doc[end + 2].text[:1].isupper())
         ):
             end += 2  # "Foucquier-Tinville"
         parts = [t for t in doc[start : tok.i + 1] if t.lower_ not in lx.TITLES and t.is_alpha]
@@ -715,6 +732,9 @@ class RulesEngine(CorefEngine):
                     tok.head.head.lemma_ == "grow"):
                 other = next((by_head.get(c.i) for c in tok.head.head.children  # "grew into a tall youth"
                               if c.dep_ == "nsubj" and c.i in by_head), None)  # fmt: skip
+            if other is None and m.type == "name":
+                given = RulesEngine._renamed(tok)
+                other = by_head.get(given.i) if given is not None else None
             if other is None and m.type == "description" and m.start_tok > 0 and doc[m.start_tok].lower_ == "the":
                 before = by_end.get(m.start_tok)  # "Tiddalik the frog", whatever the parse made of it
                 if before is not None and before.type == "name":
