@@ -1,13 +1,20 @@
-"""The rules engine: character mentions clustered with spaCy's parse and a few rules.
+"""The rules engine: character mentions clustered with spaCy's parse and a few rules, in the spirit of a sieve.
 
 1. find mentions: proper names (with titles), noun phrases headed by a person or creature noun (with their
-   prepositional phrases and relative clauses), pronouns of all three persons;
-2. walk the mentions in order, linking each to an entity: names by their parts, descriptions by their noun
-   (or a generic "the beast" to the last creature), third-person pronouns to the most salient entity of the same
-   gender and number (subject, recency, frequency, same side of a quotation's edge); then the first-person
-   narrator, "I" inside a quotation to its speaker ("said X", a continuation, or turn-taking), "we" to a company,
-   "you" to whoever the quotation calls by name or spoke before; "you" in narration is anyone;
-3. collect each entity's prompt words from the text: its role noun, adjectives, what it wears, its looks.
+   prepositional phrases and relative clauses), pronouns of all three persons. A capitalised word is a name by the
+   story's own evidence (``_name_votes``: it acts, is named, stands beside a role noun), a place when the story
+   puts it after "in" or "the ogres of"; a noun no list knows is someone when it does what only someone does;
+2. bind what the syntax says is one person (``_bound``): appositions, "a princess named Andromeda", "Tiddalik the
+   frog", "raised him as their son", "his name was Quill";
+3. walk the mentions in order, linking each to an entity: names by their parts; descriptions by their noun or its
+   kind, by kinship seen from either side ("her father" is the one whose daughter she is), "the beast" to the
+   salient creature, an epithet ("the young man", "the youth") to the salient person of that sex and age;
+   third-person pronouns to the most salient entity of the same gender and number (subject, recency, frequency,
+   same side of a quotation's edge); then the first-person narrator, "I" inside a quotation to its speaker ("said
+   X", a continuation, turn-taking, or a script line's speaker label), "we" to a company, "you" to whom the
+   quotation is said to or calls by name, or who spoke before; "you" in narration is anyone;
+4. a script's what-to-draw: each person it describes goes to the character of that line it fits, or to nobody;
+5. collect each entity's prompt words from the text: its role noun, adjectives, what it wears, its looks.
 """
 
 from __future__ import annotations
@@ -1159,7 +1166,7 @@ class RulesEngine(CorefEngine):
             first -= 1
         words = doc[first : head.i + 1].text if first <= head.i else head.text
         if own:
-            return f"{'the' if best.number == 'sg' or best.definite else 'the'} {words}"
+            return f"the {words}"
         poss = next(c for c in head.lefts if c.dep_ == "poss")
         return f"{poss.text.lower() if poss.pos_ == 'PRON' else poss.text} {words}"
 
