@@ -975,8 +975,8 @@ class RulesEngine(CorefEngine):
             score += min(len(prior), self.frequency_cap) * self.w_frequency
             if all(x.type == "pronoun" for x in prior):
                 score -= self.w_unnamed
-            if m.gender in ("m", "f") and e.gender is None and e.creature and not e.names:
-                score -= 3.0  # a creature is "it" until the story says otherwise (a named one may be "she")
+            if m.gender in ("m", "f") and e.gender is None and e.creature:
+                score -= 3.0  # a creature is "it" until the story says otherwise
             elif m.type == "pronoun" and m.gender in ("m", "f") and e.gender is None and not e.names:
                 score -= self.w_unknown_sex  # "her" is rather the woman than "a hunter" of unknown sex
             if bonus is not None:
