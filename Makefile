@@ -36,6 +36,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/render.py
 	$(PY) bench/ui.py
+	$(PY) bench/characters.py
 
 ui: $(STAMP)
 	mkdir -p out

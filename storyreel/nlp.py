@@ -31,7 +31,9 @@ def parse(text: str, sent_starts: tuple[int, ...] | list[int] = ()) -> Any:
     script's line): the parser keeps those edges, so no noun phrase or clause runs from one line into the next."""
     nlp = load_nlp()
     if not sent_starts:
-        return nlp(text)
+        doc = nlp(text)
+        doc.user_data[_TEXT] = text
+        return doc
     doc = nlp.make_doc(text)
     words = [t for t in doc if not t.is_space]
     offsets = [t.idx for t in words]
@@ -41,4 +43,14 @@ def parse(text: str, sent_starts: tuple[int, ...] | list[int] = ()) -> Any:
             words[k].is_sent_start = True
     for _, proc in nlp.pipeline:
         doc = proc(doc)
+    doc.user_data[_TEXT] = text
     return doc
+
+
+_TEXT = "storyreel.text"
+
+
+def text_of(doc: Any) -> str:
+    """The text a parse was made of (spaCy's ``doc.text`` joins every token's text again at each call)."""
+    text = doc.user_data.get(_TEXT)
+    return text if text is not None else doc.text

@@ -16,6 +16,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "storyreel" / "data" / "example_story.md"
 
+# torch's OpenMP threads wait for work by spinning: on a machine where anything else runs (another process of this
+# suite, an editor, a second developer) they fight over the cores and a tiny-model image can take ten times as long.
+# Passive waiting changes no result, only that; it is set before torch is loaded here, and the storyreel processes
+# the tests start inherit it. A value already set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 THREE_SCENES = """# A test tale
 
 Prince Siegfried rode out of the city at dawn with his grey hair in the wind.

@@ -120,8 +120,10 @@ def test_pick_and_stage_commands(tmp_path, cli, story_file):
     _one_line_error(cli("generate", tmp_path / "empty"), "not a storyreel project")
 
 
-def test_output_files_are_readable_by_others(tmp_path, cli, story_file):
+def test_output_files_are_readable_by_others(tmp_path, cli):
+    story = tmp_path / "story.txt"  # one short sentence: the files' mode does not depend on the video's length
+    story.write_text("Prince Siegfried rode out of the city at dawn.\n", encoding="utf-8")
     out = tmp_path / "v.mp4"
-    assert cli("make", story_file, "-o", out, "--backend", "sketch", "--scenes", "1").code == 0
+    assert cli("make", story, "-o", out, "--backend", "sketch", "--scenes", "1").code == 0
     assert out.stat().st_mode & 0o044 == 0o044
     assert out.with_suffix(".srt").stat().st_mode & 0o044 == 0o044

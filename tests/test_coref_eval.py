@@ -10,7 +10,7 @@ from storyreel.coref.evaluate import read_litbank, score
 LITBANK_DEV = ROOT.parent / "shared" / "data" / "litbank-dev"
 
 # floors just under the measured figures (CoNLL F1 0.665, mention recall 0.897, on 2026-11-25)
-CONLL_F1_FLOOR = 0.66
+CONLL_F1_FLOOR = 0.665  # the bar issue 8 set
 MENTION_RECALL_FLOOR = 0.89
 
 
@@ -26,7 +26,7 @@ def test_litbank_dev_score_holds(dev_docs):
     assert len(dev_docs) == 20
     assert result.conll_f1 >= CONLL_F1_FLOOR, result
     assert result.mention_recall >= MENTION_RECALL_FLOOR, result
-    assert result.words_per_second > 50_000
+    # its speed is measured by bench/characters.py, never asserted here
 
 
 def test_reader_gives_character_spans(dev_docs):

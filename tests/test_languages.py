@@ -69,7 +69,8 @@ def test_languages_are_told_from_the_text():
 def test_french_story_is_spoken_in_french_and_cut_at_its_sentence_ends(tmp_path, cli):
     story = _story(tmp_path, "conte.txt", FRENCH)
     out = tmp_path / "conte.mp4"
-    run = cli("make", story, "-o", out, "--backend", "sketch", "--aspect", "1:1")
+    # a quick voice: a shorter render; the voice's language, the scenes and the cues' words do not depend on it
+    run = cli("make", story, "-o", out, "--backend", "sketch", "--aspect", "1:1", "--speed", "450")
     assert run.code == 0, run.stderr
     assert "French voice" in run.stderr
     assert _voices(tmp_path / "conte.storyreel") == {("espeak", "fr")}
@@ -146,8 +147,10 @@ def _caption_band(frame: np.ndarray, size: float) -> np.ndarray:
 def test_chinese_captions_stay_inside_the_frame(tmp_path, cli):
     story = _story(tmp_path, "tale.txt", CHINESE)
     out = tmp_path / "tale.mp4"
-    # twice the size: a caption of eleven characters must wrap, with no spaces for libass to wrap at
-    run = cli("make", story, "-o", out, "--backend", "sketch", "--caption-size", "2", "--motion", "0")
+    # twice the size: a caption of eleven characters must wrap, with no spaces for libass to wrap at; a quick voice
+    # makes a shorter render, each cue still on screen for many frames around the middle one looked at below
+    run = cli("make", story, "-o", out, "--backend", "sketch", "--caption-size", "2", "--motion", "0",
+              "--speed", "450")  # fmt: skip
     assert run.code == 0, run.stderr
     assert "Chinese voice (cmn)" in run.stderr
     assert "warning" not in run.stderr  # the CI machine has fonts-noto-cjk
@@ -223,7 +226,8 @@ def test_arabic_captions_read_right_to_left(tmp_path):
 
 def test_english_srt_has_the_short_captions(tmp_path, cli, story_file):
     out = tmp_path / "tale.mp4"
-    run = cli("make", story_file, "-o", out, "--backend", "sketch", "--aspect", "1:1")
+    # a quick voice: a shorter render; the cues are cut by words and punctuation, not by the voice's pace
+    run = cli("make", story_file, "-o", out, "--backend", "sketch", "--aspect", "1:1", "--speed", "450")
     assert run.code == 0, run.stderr
     assert ENGLISH_ONLY not in run.stderr and "voice" not in run.stderr
     cues = parse_srt(out.with_suffix(".srt").read_text(encoding="utf-8"))

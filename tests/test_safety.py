@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import parse_srt
+from conftest import parse_srt, run_cli
 
 from storyreel.store.db import Project
 
@@ -70,10 +70,45 @@ def king(tmp_path) -> Path:
 
 
 @pytest.fixture
-def made(tmp_path, cli, king) -> Path:
-    """A project made once, its video rendered."""
-    _ok(cli("make", king, "-o", tmp_path / "king.mp4", "--backend", "sketch", "--candidates", "2"))
-    return tmp_path / "king.storyreel"
+def short_king(tmp_path) -> Path:
+    """The king's first sentence alone: for makes whose story's length is no part of what is checked (a render
+    takes about as long as the narration)."""
+    path = tmp_path / "short.md"
+    path.write_text(KING.split("\n\n")[0] + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def _made_once(tmp_path_factory) -> Path:
+    """The king's story made once for this module (a make with its render takes a while): king.md, king.mp4,
+    king.srt and king.storyreel. Tests get a copy each (``made``), never this folder."""
+    folder = tmp_path_factory.mktemp("made")
+    story = folder / "king.md"
+    story.write_text(KING, encoding="utf-8")
+    _ok(run_cli("make", story, "-o", folder / "king.mp4", "--backend", "sketch", "--candidates", "2",
+                env={"HF_HOME": str(folder / "hf-home")}))  # fmt: skip
+    return folder
+
+
+@pytest.fixture
+def made(tmp_path, king, _made_once) -> Path:
+    """A project made once, its video rendered: a copy of the module's make, as if `storyreel make king.md -o
+    king.mp4 --backend sketch --candidates 2` had run in this test's folder."""
+    import shutil
+    import sqlite3
+
+    for name in ("king.mp4", "king.srt"):
+        shutil.copy2(_made_once / name, tmp_path / name)
+    project = tmp_path / "king.storyreel"
+    shutil.copytree(_made_once / "king.storyreel", project)
+    # the one absolute path a make records: where it published the video; here, this folder's king.mp4
+    db = sqlite3.connect(project / "project.db")
+    try:
+        with db:
+            assert db.execute("UPDATE renders SET output = ?", (str((tmp_path / "king.mp4").resolve()),)).rowcount == 1
+    finally:
+        db.close()
+    return project
 
 
 BAD = [
@@ -126,19 +161,19 @@ def test_the_story_is_never_written_over(tmp_path, cli, king):
     assert story.read_text(encoding="utf-8") == KING and not (tmp_path / "story.storyreel").exists()
 
 
-def test_a_file_storyreel_did_not_write_needs_force(tmp_path, cli, king):
+def test_a_file_storyreel_did_not_write_needs_force(tmp_path, cli, short_king):
     mine = tmp_path / "holiday.mp4"
     mine.write_bytes(b"my own video, not made by storyreel")
     subs = tmp_path / "talk.srt"
     subs.write_text("1\n00:00:00,000 --> 00:00:01,000\nmy own subtitles\n", encoding="utf-8")
-    _error(cli("make", king, "-o", mine, "--backend", "sketch"), "holiday.mp4", "--force")
-    _error(cli("make", king, "-o", tmp_path / "talk.mp4", "--backend", "sketch"), "talk.srt", "--force")
+    _error(cli("make", short_king, "-o", mine, "--backend", "sketch"), "holiday.mp4", "--force")
+    _error(cli("make", short_king, "-o", tmp_path / "talk.mp4", "--backend", "sketch"), "talk.srt", "--force")
     assert mine.read_bytes() == b"my own video, not made by storyreel"
     assert "my own subtitles" in subs.read_text(encoding="utf-8")
     # storyreel's own video is written again without a word; --force replaces the user's file
-    _ok(cli("make", king, "-o", tmp_path / "talk.mp4", "--backend", "sketch", "--force"))
+    _ok(cli("make", short_king, "-o", tmp_path / "talk.mp4", "--backend", "sketch", "--force"))
     assert "my own subtitles" not in subs.read_text(encoding="utf-8")
-    _ok(cli("make", king, "-o", tmp_path / "talk.mp4", "--motion", "0.5"))
+    _ok(cli("make", short_king, "-o", tmp_path / "talk.mp4", "--motion", "0.5"))
 
 
 def test_another_story_asks_for_replace_and_going_back_brings_the_work_back(tmp_path, cli, king, made):
@@ -260,8 +295,8 @@ def test_absurd_sizes_ask_for_yes(tmp_path, cli, king):
     assert not (tmp_path / "long.storyreel").exists() and not (tmp_path / "k.storyreel").exists()
 
 
-def test_small_pictures_are_upscaled_with_a_note(tmp_path, cli, king):
-    run = _ok(cli("make", king, "-o", tmp_path / "small.mp4", "--backend", "sketch", "--size", "256x448"))
+def test_small_pictures_are_upscaled_with_a_note(tmp_path, cli, short_king):
+    run = _ok(cli("make", short_king, "-o", tmp_path / "small.mp4", "--backend", "sketch", "--size", "256x448"))
     assert "upscaled" in run.stderr and "--size" in run.stderr
 
 

@@ -81,10 +81,22 @@ class _Entity:
         return self.mentions[-1].head if self.mentions else -1
 
 
+def _tokens(doc: Any) -> list[Any]:
+    """The parse's tokens as a list, made once for a parse: spaCy makes a new token object at each ``doc[i]`` and
+    each pass over the doc, and the passes below are many."""
+    toks = doc.user_data.get(_TOKENS)
+    if toks is None:
+        toks = doc.user_data[_TOKENS] = list(doc)
+    return toks
+
+
+_TOKENS = "storyreel.tokens"
+
+
 def _quote_mask(doc: Any) -> list[int]:
     """For each token, the number of the quotation it is inside (1, 2, ...), or 0 outside quotes."""
     inside, mask, block = False, [], 0
-    for tok in doc:
+    for tok in _tokens(doc):
         t = tok.text
         if t in _QUOTES_OPEN and (not inside or t == '"'):
             if inside and t == '"':
@@ -130,8 +142,9 @@ def _np_start(tok: Any) -> int:
         if child.dep_ in ("det", "amod", "compound", "poss", "nummod", "nmod", "advmod", "case"):
             start = min(start, child.left_edge.i)
     doc = tok.doc
-    while start < tok.i and (doc[start].is_space or doc[start].is_punct or (
-            doc[start].dep_ == "advmod" and doc[start].lower_ in lx.SENTENCE_OPENERS)):  # "There the Simurgh"
+    toks = _tokens(doc)
+    while start < tok.i and (toks[start].is_space or toks[start].is_punct or (
+            toks[start].dep_ == "advmod" and toks[start].lower_ in lx.SENTENCE_OPENERS)):  # "There the Simurgh"
         start += 1
     return start
 
@@ -153,8 +166,12 @@ class RulesEngine(CorefEngine):
     you_window = 250  # tokens over which a quoted "you" stays the same person
 
     def find_characters(self, text: str, doc: Any, lines: Sequence[Line] = ()) -> list[Character]:
-        entities = self._entities(doc, lines)
-        return self._characters(doc, entities, self._visual_mentions(doc, lines, entities))
+        self._text = text  # the parse's text (spaCy joins its tokens' text at each ``doc.text``)
+        try:
+            entities = self._entities(doc, lines)
+            return self._characters(doc, entities, self._visual_mentions(doc, lines, entities))
+        finally:
+            doc.user_data.pop(_TOKENS, None)  # the parse is left as it came
 
     def _passing_animal(self, e: _Entity) -> bool:
         """A creature without a name, met once and doing nothing ("a startled cat"): scenery, not a character."""
@@ -165,7 +182,7 @@ class RulesEngine(CorefEngine):
     def _entities(self, doc: Any, lines: Sequence[Line] = ()) -> list[_Entity]:
         quote = _quote_mask(doc)
         speakers: dict[int, str] = {}  # a script line's words are a quotation of its speaker's
-        starts = [t.idx for t in doc]
+        starts = [t.idx for t in _tokens(doc)]
         for line in lines:
             if line.speaker is None:
                 continue
@@ -177,30 +194,29 @@ class RulesEngine(CorefEngine):
         return self._cluster(doc, mentions, quote, speakers)
 
     def _mentions_of(self, doc: Any, e: _Entity) -> list[Mention]:
-        return [
-            Mention(
-                doc[m.start_tok].idx,
-                doc[m.end_tok - 1].idx + len(doc[m.end_tok - 1].text),
-                doc[m.start_tok : m.end_tok].text,
-                m.type,
-                passing=self._passing(doc, m),
-            )
-            for m in sorted(e.mentions, key=lambda m: m.start_tok)
-        ]
+        toks, text, out = _tokens(doc), self._text, []
+        for m in sorted(e.mentions, key=lambda m: m.start_tok):
+            start, last = toks[m.start_tok].idx, toks[m.end_tok - 1]
+            end = last.idx + len(last.text)
+            out.append(Mention(start, end, text[start:end], m.type, passing=self._passing(doc, m)))
+        return out
 
     # 1. mentions ---------------------------------------------------------------------------------------
     def _mentions(self, doc: Any, quote: list[int]) -> list[_Mention]:
         out: list[_Mention] = []
         taken: set[int] = set()
         # names are known by their parts once a confident mention has shown them ("Fafnir roared")
-        self._animate = self._animate_nouns(doc)
-        votes = self._name_votes(doc)
-        known = {t.lower_ for t in doc if t.pos_ == "PROPN" and self._is_name_head(t) and votes.get(t.lower_, 0) >= 0}
+        toks = _tokens(doc)
+        self._animate = self._animate_nouns(toks)
+        votes = self._name_votes(toks)
+        known = {t.lower_ for t in toks if t.pos_ == "PROPN" and self._is_name_head(t) and votes.get(t.lower_, 0) >= 0}
         known |= {w for w, v in votes.items() if v >= 2}
-        for tok in doc:
+        for tok in toks:
             if tok.i in taken:
                 continue
             low = tok.lower_
+            if tok.pos_ not in self._MENTION_POS and low not in lx.INDEFINITE_PERSONS and not tok.text[:1].isupper():
+                continue  # verbs, prepositions, punctuation...: what no mention starts from
             pron = lx.PRONOUNS.get(low) if tok.pos_ == "PRON" else None
             if pron is None and low in lx.SECOND_PERSON and tok.pos_ in ("PRON", "DET", "PROPN", "NOUN"):
                 pron = (None, "sg", 2)  # "you", "thee", "your": the tagger varies
@@ -228,8 +244,8 @@ class RulesEngine(CorefEngine):
                 continue
             common = (self._role_noun(tok) or tok.lemma_.lower() in self._animate) and any(
                 c.dep_ == "det" for c in tok.lefts)  # "a terrible Beast", "the North Wind"
-            titled = tok.i > 0 and doc[tok.i - 1].text[:1].isupper() and (  # "Grandmother Spider", "Brother Rabbit"
-                doc[tok.i - 1].lower_ in lx.TITLES or doc[tok.i - 1].lower_ in lx.PERSON_NOUNS)
+            titled = tok.i > 0 and toks[tok.i - 1].text[:1].isupper() and (  # "Grandmother Spider", "Brother Rabbit"
+                toks[tok.i - 1].lower_ in lx.TITLES or toks[tok.i - 1].lower_ in lx.PERSON_NOUNS)
             place = (votes.get(low, 0) < 0 or self._opening_word(tok)) and not titled  # "in Ulster", "the ogres of Onigashima", whatever the NER says
             if not common and not place and tok.text[:1].isupper() and (
                     (tok.pos_ == "PROPN" and self._is_name_head(tok)) or (
@@ -255,17 +271,18 @@ class RulesEngine(CorefEngine):
                     out.append(m)
         out.sort(key=lambda m: m.start_tok)
         for m in out:
-            m.dep = doc[m.head].dep_
-            top = doc[m.head]
+            m.dep = toks[m.head].dep_
+            top = toks[m.head]
             while top.dep_ == "conj" and top.head.i != top.i:
                 top = top.head
             m.subject = top.dep_ in ("nsubj", "nsubjpass")  # "A monkey and a pheasant did the same"
         return out
 
+    _MENTION_POS = frozenset(("PRON", "DET", "PROPN", "NOUN", "ADJ"))
     _PLACE_PREPS = frozenset("in at to from into near towards toward across through via".split())
 
     @staticmethod
-    def _animate_nouns(doc: Any) -> set[str]:
+    def _animate_nouns(doc: Sequence[Any]) -> set[str]:
         """Nouns the story makes someone, though no word list knows them: the subject of what only someone does
         ("a kookaburra laughed", "the Moon wept", "the weary Sun begged")."""
         introduced = {t.head.lemma_.lower() for t in doc if t.lower_ in ("a", "an") and t.dep_ == "det"}
@@ -276,7 +293,7 @@ class RulesEngine(CorefEngine):
                 and not any(c.dep_ == "poss" for c in t.lefts)
                 and (t.lemma_.lower() in introduced or t.lemma_.lower() in lx.NATURE)} | personified  # fmt: skip
 
-    def _name_votes(self, doc: Any) -> dict[str, int]:
+    def _name_votes(self, doc: Sequence[Any]) -> dict[str, int]:
         """How much the story treats each capitalised word as someone: 2 or more is a name, whatever the NER thinks
         ("Hermes lent him sandals", "his bride Eurydice", "Athena, the grey-eyed goddess"); below 0, a place."""
         votes: dict[str, int] = {}
@@ -311,13 +328,14 @@ class RulesEngine(CorefEngine):
     def _the_role_after(t: Any) -> bool:
         """ "Tiddalik the frog", "Sam the Warrior", "Kofi the hare": a name and, right after it, what it is."""
         doc = t.doc
+        toks = _tokens(doc)
         i = t.i + 1
-        if i >= len(doc) or doc[i].lower_ != "the":
+        if i >= len(doc) or toks[i].lower_ != "the":
             return False
         i += 1
-        while i < len(doc) and doc[i].pos_ == "ADJ" and doc[i].i < t.i + 5:
+        while i < len(doc) and toks[i].pos_ == "ADJ" and toks[i].i < t.i + 5:
             i += 1
-        return i < len(doc) and RulesEngine._role_noun(doc[i])
+        return i < len(doc) and RulesEngine._role_noun(toks[i])
 
     def _name_evidence(self, t: Any) -> int:
         """How much one use of a capitalised word says it is someone: 2 for what only people and creatures do
@@ -401,41 +419,42 @@ class RulesEngine(CorefEngine):
         return False
 
     def _name_mention(self, doc: Any, tok: Any, quote: list[int]) -> _Mention | None:
+        toks = _tokens(doc)
         start = tok.i
         while (
             start > 0
-            and doc[start - 1].pos_ == "PROPN"
+            and toks[start - 1].pos_ == "PROPN"
             and (
-                doc[start - 1].ent_type_ in ("PERSON", "")
-                or (doc[start - 1].dep_ == "compound" and doc[start - 1].head.i == tok.i)
+                toks[start - 1].ent_type_ in ("PERSON", "")
+                or (toks[start - 1].dep_ == "compound" and toks[start - 1].head.i == tok.i)
             )
         ):
             start -= 1
-        while start < tok.i and doc[start].is_sent_start and doc[start].lower_ in lx.SENTENCE_OPENERS:
+        while start < tok.i and toks[start].is_sent_start and toks[start].lower_ in lx.SENTENCE_OPENERS:
             start += 1  # "First Momotaro ...": an adverb the tagger took for part of the name
         # titles written in lower case or tagged as nouns ("Mr.", "King")
-        while start > 0 and doc[start - 1].lower_ in lx.TITLES:
+        while start > 0 and toks[start - 1].lower_ in lx.TITLES:
             start -= 1
         # a role noun before the name: "the witch Agatha"
-        if start > 1 and doc[start - 1].pos_ == "NOUN" and self._role_noun(doc[start - 1]):
-            if doc[start - 2].dep_ == "det":
+        if start > 1 and toks[start - 1].pos_ == "NOUN" and self._role_noun(toks[start - 1]):
+            if toks[start - 2].dep_ == "det":
                 start -= 2
         np_start = min(start, _np_start(tok))
-        while doc[np_start].is_space or doc[np_start].is_punct:
+        while toks[np_start].is_space or toks[np_start].is_punct:
             np_start += 1
         end = tok.i
         while (
             end + 2 < len(doc)
-            and doc[end + 1].text == "-"
-            and not doc[end].whitespace_
-            and (doc[end + 2].pos_ == "PROPN" or doc[end + 2].text[:1].isupper())
+            and toks[end + 1].text == "-"
+            and not toks[end].whitespace_
+            and (toks[end + 2].pos_ == "PROPN" or toks[end + 2].text[:1].isupper())
         ):
             end += 2  # "Foucquier-Tinville"
-        parts = [t for t in doc[start : tok.i + 1] if t.lower_ not in lx.TITLES and t.is_alpha]
+        parts = [t for t in toks[start : tok.i + 1] if t.lower_ not in lx.TITLES and t.is_alpha]
         if not parts:
             return None
         gender = None
-        for t in doc[np_start : tok.i + 1]:
+        for t in toks[np_start : tok.i + 1]:
             g = lx.TITLES.get(t.lower_) or lx.PERSON_NOUNS.get(t.lemma_.lower())
             if g:
                 gender = g
@@ -443,7 +462,7 @@ class RulesEngine(CorefEngine):
         first = parts[0].lower_
         if gender is None:
             gender = "m" if first in lx.FIRST_NAMES_M else "f" if first in lx.FIRST_NAMES_F else None
-        creature = any(t.lemma_.lower() in lx.CREATURE_NOUNS for t in doc[np_start : tok.i])
+        creature = any(t.lemma_.lower() in lx.CREATURE_NOUNS for t in toks[np_start : tok.i])
         m = _Mention(
             np_start,
             end + 1,
@@ -453,7 +472,7 @@ class RulesEngine(CorefEngine):
             "pl" if tok.tag_ == "NNPS" or tok.lemma_.lower() in lx.COLLECTIVE else "sg",
             lemma=" ".join(t.lower_ for t in parts),
             name_parts=tuple(t.lower_ for t in parts),
-            titles=frozenset(t.lower_.rstrip(".") for t in doc[np_start : tok.i] if t.lower_ in lx.TITLES),
+            titles=frozenset(t.lower_.rstrip(".") for t in toks[np_start : tok.i] if t.lower_ in lx.TITLES),
             in_quote=bool(quote[tok.i]),
             block=quote[tok.i],
             creature=creature,
@@ -492,6 +511,7 @@ class RulesEngine(CorefEngine):
         return subj is not None and (subj.pos_ in ("PRON", "PROPN") or self._person_noun(subj)[0])
 
     def _description(self, doc: Any, tok: Any, quote: list[int], known: set[str]) -> _Mention | None:
+        toks = _tokens(doc)
         lemma = tok.lemma_.lower()
         plural = tok.tag_ in ("NNS", "NNPS")
         person, gender = self._person_noun(tok)
@@ -499,7 +519,7 @@ class RulesEngine(CorefEngine):
             return None
         if tok.dep_ == "compound":
             return None  # "the dragon Fafnir": part of a name
-        nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+        nxt = toks[tok.i + 1] if tok.i + 1 < len(doc) else None
         if nxt is not None and nxt.pos_ == "PROPN" and (self._is_name_head(nxt) or nxt.lower_ in known) and not any(
                 c.dep_ == "poss" for c in tok.lefts):
             return None  # "the witch Agatha": the name's mention holds it; "her son Perseus" is two, one person
@@ -535,6 +555,7 @@ class RulesEngine(CorefEngine):
     # 2. clustering -------------------------------------------------------------------------------------
     def _cluster(self, doc: Any, mentions: list[_Mention], quote: list[int],
                  speakers: dict[int, str] | None = None) -> list[_Entity]:  # fmt: skip
+        toks = _tokens(doc)
         entities: list[_Entity] = []
 
         def new(m: _Mention) -> _Entity:
@@ -546,7 +567,7 @@ class RulesEngine(CorefEngine):
             m.entity = e.id
             e.mentions.append(m)
             by_token[m.head] = m
-            tok = doc[m.head]
+            tok = toks[m.head]
             if tok.dep_ == "nsubj" and tok.head.lemma_ in ("be", "become"):  # "He was an old man": he is a man
                 for attr in tok.head.rights:
                     if attr.dep_ == "attr" and attr.pos_ == "NOUN" and self._person_noun(attr)[0]:
@@ -559,7 +580,7 @@ class RulesEngine(CorefEngine):
                             e.of_names.extend((key, t.lower_) for p in attr.rights if p.lower_ == "of"
                                               for t in p.children if t.pos_ == "PROPN")  # fmt: skip
             if m.type == "name":
-                e.age = e.age or self._age(doc[m.head])  # "Old Vainamoinen", "Young Joukahainen"
+                e.age = e.age or self._age(toks[m.head])  # "Old Vainamoinen", "Young Joukahainen"
                 e.names.update(m.name_parts)
                 e.titles.update(m.titles)
                 if len(m.name_parts) > 1:
@@ -662,7 +683,7 @@ class RulesEngine(CorefEngine):
         # someone called by name inside a quotation ("Watson, come here") is whom it speaks to
         vocative: dict[int, _Entity] = {}
         for x in mentions:  # '"...," she said to Dastan': whom the quotation beside it speaks to
-            tok = doc[x.head]
+            tok = toks[x.head]
             if (x.entity is not None and not x.in_quote and tok.dep_ == "pobj" and tok.head.lower_ in ("to", "at")
                     and tok.head.head.lemma_ in lx.SPEECH_LEMMAS):
                 near = {quote[i] for i in range(max(0, x.head - 40), min(len(doc), x.head + 40)) if quote[i]}
@@ -710,11 +731,12 @@ class RulesEngine(CorefEngine):
         """Mentions the syntax says are one person with an earlier mention: an apposition ("his bride Eurydice",
         "Medusa, the Gorgon", "their chief, a red demon"), a naming ("a princess named Andromeda", "named him
         Momotaro"), a role given ("raised him as their own son")."""
+        toks = _tokens(doc)
         by_head = {m.head: m for m in mentions}
         by_end = {m.end_tok: m for m in mentions}
         out: dict[int, _Mention] = {}
         for m in mentions:
-            tok = doc[m.head]
+            tok = toks[m.head]
             other = None
             if tok.dep_ == "appos" and not any(c.dep_ in ("conj", "cc") for c in tok.children):
                 other = by_head.get(tok.head.i)  # (not "a young hunter, a tall hunter and a rich hunter")
@@ -723,7 +745,7 @@ class RulesEngine(CorefEngine):
                 other = by_head.get(verb.head.i) if verb.dep_ == "acl" else next(  # "he was called Cu Chulainn"
                     (by_head.get(c.i) for c in verb.children if c.dep_ in ("dobj", "nsubjpass") and c.i in by_head),
                     None)
-                if other is None and m.start_tok > 0 and doc[m.start_tok - 1].pos_ == "PRON":
+                if other is None and m.start_tok > 0 and toks[m.start_tok - 1].pos_ == "PRON":
                     other = by_head.get(m.start_tok - 1)  # "called him Dastan", whatever the parse made of "him"
             elif tok.dep_ == "pobj" and (tok.head.lower_ == "as" or tok.head.lower_ == "for" and _verb_of(
                     tok.head).lemma_ == "take") and _verb_of(tok.head).pos_ in ("VERB", "AUX"):
@@ -742,7 +764,7 @@ class RulesEngine(CorefEngine):
             if other is None and m.type == "name":
                 given = RulesEngine._renamed(tok)
                 other = by_head.get(given.i) if given is not None else None
-            if other is None and m.type == "description" and m.start_tok > 0 and doc[m.start_tok].lower_ == "the":
+            if other is None and m.type == "description" and m.start_tok > 0 and toks[m.start_tok].lower_ == "the":
                 before = by_end.get(m.start_tok)  # "Tiddalik the frog", whatever the parse made of it
                 if before is not None and before.type == "name":
                     other = before
@@ -788,12 +810,13 @@ class RulesEngine(CorefEngine):
     @staticmethod
     def _owner(doc: Any, m: _Mention, by_token: dict[int, _Mention], entities: list[_Entity]) -> int | None:
         """Whose this is, for "his mother", "Anna's brother", "the son of Danae": the possessor's entity."""
-        for child in doc[m.head].lefts:
+        toks = _tokens(doc)
+        for child in toks[m.head].lefts:
             if child.dep_ == "poss" and child.i in by_token:
                 return by_token[child.i].entity
         if m.lemma not in lx.KIN:
             return None
-        return RulesEngine._of_owner(doc[m.head], entities)
+        return RulesEngine._of_owner(toks[m.head], entities)
 
     @staticmethod
     def _of_owner(tok: Any, entities: list[_Entity]) -> int | None:
@@ -810,8 +833,9 @@ class RulesEngine(CorefEngine):
         """Who a definite description is: one already called so ("the king" after "King Polydectes"); kin seen
         from the other side ("her father" is the one whose daughter she is); "the beast" the creature the story is
         about; an epithet ("the young man", "the youth", "the grieving musician") the person it is about."""
+        toks = _tokens(doc)
         key = self._kin_key(m.lemma, owner is not None)
-        age = self._age(doc[m.head])
+        age = self._age(toks[m.head])
         for e in sorted(entities, key=lambda e: -e.last_tok()):
             if e.number != m.number or all(x.standalone for x in e.mentions) or e.id == owner:
                 continue  # nobody is their own sister
@@ -842,7 +866,7 @@ class RulesEngine(CorefEngine):
             return self._salient(doc, m, entities, lambda e: e.creature or bool(e.nouns & lx.MONSTROUS),
                                  bonus=lambda e: 3.0 if e.nouns & lx.MONSTROUS else 0.0)
         if self._epithet(doc, m):
-            young = self._age(doc[m.head])
+            young = self._age(toks[m.head])
             return self._salient(doc, m, entities, bonus=lambda e: 4.0 if young and e.age == young else 0.0,
                                  fits=lambda e: (
                 not e.creature and e.gender in (None, m.gender or e.gender) and (e.age is None or young in (None, e.age))
@@ -861,7 +885,8 @@ class RulesEngine(CorefEngine):
     def _epithet(self, doc: Any, m: _Mention) -> bool:
         """A definite description that names someone by what they are like rather than by their role: "the youth",
         "the hero", "the young man", "the grieving musician" (not "the king", "his mother", "the hunter")."""
-        tok = doc[m.head]
+        toks = _tokens(doc)
+        tok = toks[m.head]
         if not any(c.dep_ == "det" and c.lower_ in ("the", "this", "that") for c in tok.lefts) and not (
                 m.in_quote and self._vocative(doc, m)):
             return False
@@ -906,7 +931,8 @@ class RulesEngine(CorefEngine):
     def _conjoined_owner(doc: Any, m: _Mention, by_token: dict[int, _Mention],
                          entities: list[_Entity]) -> _Entity | None:  # fmt: skip
         """ "an old man and his wife", "the king and his daughters": his is the one just named."""
-        tok = doc[m.head]
+        toks = _tokens(doc)
+        tok = toks[m.head]
         owned = tok.head
         if tok.dep_ != "poss" or owned.dep_ != "conj" or m.person != 3 or m.number != "sg":
             return None
@@ -918,8 +944,9 @@ class RulesEngine(CorefEngine):
 
     def _match_pronoun(self, doc: Any, m: _Mention, entities: list[_Entity],
                        speaker: _Entity | None = None) -> _Entity | None:  # fmt: skip
-        sent = doc[m.head].sent
-        before = doc[sent.start - 1].sent.start if sent.start > 0 else 0
+        toks = _tokens(doc)
+        sent = toks[m.head].sent
+        before = toks[sent.start - 1].sent.start if sent.start > 0 else 0
 
         def fits(e: _Entity) -> bool:
             if e is speaker:
@@ -938,8 +965,9 @@ class RulesEngine(CorefEngine):
         """The entity ``m`` most likely refers back to, among those that ``fits``: recent, a subject, named,
         often mentioned; never the subject of the verb ``m`` is the object of ("he saw him")."""
         best, best_score = None, float("-inf")
-        sent_start = doc[m.head].sent.start
-        verb = _verb_of(doc[m.head]) if doc[m.head].dep_ in ("dobj", "pobj", "iobj", "dative") else None
+        toks = _tokens(doc)
+        sent_start = toks[m.head].sent.start
+        verb = _verb_of(toks[m.head]) if toks[m.head].dep_ in ("dobj", "pobj", "iobj", "dative") else None
         for e in entities:
             if not e.mentions or m.head - e.mentions[-1].head > 400:
                 continue  # long out of view
@@ -950,14 +978,14 @@ class RulesEngine(CorefEngine):
             if not prior or e.number != m.number or m.head - prior[-1].head > 400 or not fits(e):
                 continue
             if m.type == "description" and verb is not None and any(
-                    doc[x.head].head.i == verb.i and x.dep in ("nsubj", "nsubjpass") for x in prior):
+                    x.dep in ("nsubj", "nsubjpass") and toks[x.head].head.i == verb.i for x in prior):
                 continue  # "the king sent the young man": not the king
             score = float("-inf")
             for x in prior[-6:]:
-                tok = doc[x.head]
                 dist = m.head - x.head
                 sc = -dist / self.w_distance
-                if tok.dep_ in ("nsubj", "nsubjpass"):
+                subject = x.dep in ("nsubj", "nsubjpass")
+                if subject:
                     sc += self.w_subject
                 if x.type == "name":
                     sc += self.w_name
@@ -965,11 +993,7 @@ class RulesEngine(CorefEngine):
                     sc -= self.w_quote  # the speaker of a quote is seldom the subject inside it
                 if x.head >= sent_start:
                     sc += self.w_same_sentence
-                    if (
-                        tok.dep_ in ("nsubj", "nsubjpass")
-                        and doc[m.head].dep_ in ("dobj", "pobj", "iobj", "dative")
-                        and tok.head.i == _verb_of(doc[m.head]).i
-                    ):
+                    if subject and verb is not None and toks[x.head].head.i == verb.i:
                         sc -= 8.0  # "he saw him": not the same person
                 score = max(score, sc)
             score += min(len(prior), self.frequency_cap) * self.w_frequency
@@ -988,11 +1012,12 @@ class RulesEngine(CorefEngine):
     @staticmethod
     def _vocative(doc: Any, m: _Mention) -> bool:
         """A name set off by commas or quotation marks at the edge of a clause, not an argument of a verb."""
-        tok = doc[m.head]
+        toks = _tokens(doc)
+        tok = toks[m.head]
         if tok.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj", "iobj", "poss", "attr", "appos"):
             return False
-        before = doc[m.start_tok - 1] if m.start_tok > 0 else None
-        after = doc[m.end_tok] if m.end_tok < len(doc) else None
+        before = toks[m.start_tok - 1] if m.start_tok > 0 else None
+        after = toks[m.end_tok] if m.end_tok < len(doc) else None
         edge = {",", "!", "?", ".", '"', "“", "”", "--"}
         return (before is None or before.text in edge) and (after is None or after.text in edge)
 
@@ -1023,11 +1048,12 @@ class RulesEngine(CorefEngine):
 
         Looks at the sentences around the quote for a speech verb whose subject, outside the quotes, is a mention.
         """
-        sent = doc[head].sent
+        toks = _tokens(doc)
+        sent = toks[head].sent
         lo, hi = max(0, sent.start - 40), min(len(doc), sent.end + 40)
         by_head = {x.head: x for x in mentions if x.entity is not None}
         best, best_dist = None, 10**9
-        for tok in doc[lo:hi]:
+        for tok in toks[lo:hi]:
             if quote[tok.i] or tok.lemma_ not in lx.SPEECH_LEMMAS:
                 continue
             for child in tok.children:
@@ -1039,9 +1065,10 @@ class RulesEngine(CorefEngine):
 
     def _descriptors(self, doc: Any, m: _Mention) -> list[str]:
         """Role nouns a name is given: "the dragon Fafnir", "Mira, the healer", "Fafnir was a dragon"."""
-        head = doc[m.head]
-        out = [t.lemma_.lower() for t in doc[m.start_tok : m.head] if t.pos_ == "NOUN"]
-        out += [t.lower_ for t in doc[m.start_tok : m.head] if t.lower_ in lx.TITLES and lx.TITLES[t.lower_]]
+        toks = _tokens(doc)
+        head = toks[m.head]
+        out = [t.lemma_.lower() for t in toks[m.start_tok : m.head] if t.pos_ == "NOUN"]
+        out += [t.lower_ for t in toks[m.start_tok : m.head] if t.lower_ in lx.TITLES and lx.TITLES[t.lower_]]
         for child in head.rights:
             if child.dep_ == "appos" and child.pos_ == "NOUN":
                 out.append(child.lemma_.lower())
@@ -1083,6 +1110,7 @@ class RulesEngine(CorefEngine):
     def _visual_mentions(self, doc: Any, lines: Sequence[Line], entities: list[_Entity]) -> dict[int, list[Mention]]:
         """The people and creatures a script line's what-to-draw describes, each given to a character of that line
         it fits (by name, by role noun, by sex or kind when only one fits), or to nobody: never a new character."""
+        toks = _tokens(doc)
         drawn = [line for line in lines if line.visual]
         if not drawn:
             return {}
@@ -1091,7 +1119,7 @@ class RulesEngine(CorefEngine):
         out: dict[int, list[Mention]] = {}
         by_name = {n: e for e in entities for n in e.names}
         for line, vdoc in zip(drawn, load_nlp().pipe(line.visual for line in drawn), strict=True):
-            here = [e for e in entities if any(line.start <= doc[m.head].idx < line.end and not m.standalone
+            here = [e for e in entities if any(line.start <= toks[m.head].idx < line.end and not m.standalone
                                                for m in e.mentions)]  # fmt: skip
             if line.speaker:
                 parts = {w.lower() for w in re.findall(r"[^\W\d_]+", line.speaker)}
@@ -1137,9 +1165,11 @@ class RulesEngine(CorefEngine):
 
     def _passing(self, doc: Any, m: _Mention) -> bool:
         # a name or description that only owns something ("the king's daughter") may not be in the picture
-        return m.type != "pronoun" and doc[m.head].dep_ == "poss"
+        toks = _tokens(doc)
+        return m.type != "pronoun" and toks[m.head].dep_ == "poss"
 
     def _name(self, doc: Any, e: _Entity) -> str:
+        toks = _tokens(doc)
         if e.narrator:
             return "the narrator"
         names = [m for m in e.mentions if m.type == "name"]
@@ -1148,21 +1178,21 @@ class RulesEngine(CorefEngine):
         if names:
             # the most complete form of the name, without titles
             best = max(names, key=lambda m: (len(m.name_parts), -m.start_tok))
-            toks = [t for t in doc[best.start_tok : best.end_tok] if t.pos_ == "PROPN" and t.lower_ not in lx.TITLES]
-            if toks:
-                return " ".join(t.text for t in toks)
-            return doc[best.head].text
+            propn = [t for t in toks[best.start_tok : best.end_tok] if t.pos_ == "PROPN" and t.lower_ not in lx.TITLES]
+            if propn:
+                return " ".join(t.text for t in propn)
+            return toks[best.head].text
         descs = [m for m in e.mentions if m.type == "description"]
         if not descs:
-            return doc[e.mentions[0].head].text
+            return toks[e.mentions[0].head].text
         # the shortest good name: the noun and its adjectives, from the first description that is not someone's
         # ("a red demon with iron horns" -> "the red demon"; "his wife" stays "his wife")
-        own = [m for m in descs if not any(c.dep_ == "poss" for c in doc[m.head].lefts)]
+        own = [m for m in descs if not any(c.dep_ == "poss" for c in toks[m.head].lefts)]
         best = (own or descs)[0]
-        head = doc[best.head]
+        head = toks[best.head]
         first = head.i
-        while first > best.start_tok and doc[first - 1].dep_ in ("amod", "compound", "punct", "advmod") and (
-                doc[first - 1].head.i >= first - 1 or doc[first - 1].dep_ == "punct") and doc[first - 1].text != ",":
+        while first > best.start_tok and toks[first - 1].dep_ in ("amod", "compound", "punct", "advmod") and (
+                toks[first - 1].head.i >= first - 1 or toks[first - 1].dep_ == "punct") and toks[first - 1].text != ",":
             first -= 1
         words = doc[first : head.i + 1].text if first <= head.i else head.text
         if own:
@@ -1171,6 +1201,7 @@ class RulesEngine(CorefEngine):
         return f"{poss.text.lower() if poss.pos_ == 'PRON' else poss.text} {words}"
 
     def _prompt_words(self, doc: Any, e: _Entity) -> list[str]:
+        toks = _tokens(doc)
         words: list[str] = []
 
         def add(phrase: str) -> None:
@@ -1180,14 +1211,14 @@ class RulesEngine(CorefEngine):
 
         # the role: "prince", "old village healer", "dragon"
         for m in e.mentions:
-            head = doc[m.head]
+            head = toks[m.head]
             mods = [
-                t for t in doc[m.start_tok : m.head] if t.dep_ in ("amod", "compound") and t.pos_ in ("ADJ", "NOUN")
+                t for t in toks[m.start_tok : m.head] if t.dep_ in ("amod", "compound") and t.pos_ in ("ADJ", "NOUN")
             ]
             if m.type == "description" and not m.in_quote and m.lemma not in lx.GENERIC_CREATURE:
                 add(" ".join([t.text for t in mods] + [head.lemma_ if m.number == "sg" else head.text]))
             elif m.type == "name":
-                for t in doc[m.start_tok : m.head]:
+                for t in toks[m.start_tok : m.head]:
                     if t.lower_ in ("old", "young", "little") or (t.pos_ in ("NOUN", "ADJ") and t.dep_ != "det"):
                         add(t.text)
                     elif t.lower_ in lx.TITLES and lx.TITLES[t.lower_]:
@@ -1196,24 +1227,24 @@ class RulesEngine(CorefEngine):
                     if child.dep_ == "appos" and child.pos_ == "NOUN":
                         add(
                             " ".join(
-                                t.text for t in doc[_np_start(child) : child.i + 1] if t.dep_ not in ("det", "poss")
+                                t.text for t in toks[_np_start(child) : child.i + 1] if t.dep_ not in ("det", "poss")
                             )
                         )
         # looks: "his grey hair", "wore silver armor", "with a red cloak"
         for m in e.mentions:
-            tok = doc[m.head]
+            tok = toks[m.head]
             if tok.dep_ == "poss" and tok.head.lemma_.lower() in lx.APPEARANCE_NOUNS:
                 noun = tok.head
                 if any(c.dep_ in ("amod", "compound") for c in noun.lefts):
-                    add(" ".join(t.text for t in doc[_np_start(noun) : noun.i + 1] if t.dep_ not in ("det", "poss")))
+                    add(" ".join(t.text for t in toks[_np_start(noun) : noun.i + 1] if t.dep_ not in ("det", "poss")))
             if tok.dep_ in ("nsubj",) and tok.head.lemma_ in lx.WEAR_LEMMAS:
                 for obj in tok.head.children:
                     if obj.dep_ == "dobj":
-                        add(" ".join(t.text for t in doc[_np_start(obj) : obj.i + 1] if t.dep_ not in ("det", "poss")))
+                        add(" ".join(t.text for t in toks[_np_start(obj) : obj.i + 1] if t.dep_ not in ("det", "poss")))
                         for conj in obj.conjuncts:
                             add(
                                 " ".join(
-                                    t.text for t in doc[_np_start(conj) : conj.i + 1] if t.dep_ not in ("det", "poss")
+                                    t.text for t in toks[_np_start(conj) : conj.i + 1] if t.dep_ not in ("det", "poss")
                                 )
                             )
             for prep in tok.rights:
@@ -1222,7 +1253,7 @@ class RulesEngine(CorefEngine):
                         if obj.dep_ == "pobj" and obj.lemma_.lower() in lx.APPEARANCE_NOUNS:
                             add(
                                 " ".join(
-                                    t.text for t in doc[_np_start(obj) : obj.i + 1] if t.dep_ not in ("det", "poss")
+                                    t.text for t in toks[_np_start(obj) : obj.i + 1] if t.dep_ not in ("det", "poss")
                                 )
                             )
         return words[:8]

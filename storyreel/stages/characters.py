@@ -15,11 +15,12 @@ def find_characters(story: Story, doc: Any | None = None, engine: str = "rules",
                     minor: bool = False) -> list[Character]:  # fmt: skip
     """Cluster the mentions of each character in the story with the named coreference engine (``doc``: the parse of
     ``parse_narration``). ``minor``: also the clusters that are not characters to draw, flagged ``minor``."""
-    from .story import narrated_text, parse_narration, script_lines
+    from ..nlp import text_of
+    from .story import parse_narration, script_lines
 
     if doc is None:
         doc = parse_narration(story)
-    found = plugins.create("coref_engine", engine).find_characters(narrated_text(story), doc, script_lines(story))
+    found = plugins.create("coref_engine", engine).find_characters(text_of(doc), doc, script_lines(story))
     return found if minor else [c for c in found if not c.minor]
 
 
