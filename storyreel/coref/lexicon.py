@@ -80,6 +80,9 @@ GENERIC_CREATURE = {"beast", "creature", "monster", "animal", "thing", "brute", 
 EPITHETS = set("man woman boy girl youth hero heroine lad lass maiden child fellow stranger god goddess "
                "person trickster tyrant villain fool coward wretch rascal rogue scoundrel traitor boaster "
                "darling beauty culprit thief".split())  # fmt: skip
+# epithets only a human is given: "the man" is never Anansi the spider, "the trickster" may be
+HUMAN_EPITHETS = set("man woman boy girl youth lad lass maiden child fellow person stranger".split())
+RANKS = {"youngest", "eldest", "oldest"}  # "the youngest son" is "the youngest brother" of the same family
 YOUNG = set("young little baby infant boy girl child youth lad lass maiden kid youngest".split())
 OLD = set("old elderly aged ancient grey gray oldest elder crone hag".split())
 # kinds: "the snake" may be the python, "the great cat" the leopard, "the hag" the witch, "the cub" the pup
@@ -103,6 +106,7 @@ KIND = {
 PARENTS = set("father mother parent papa mama dad mum mom".split())
 CHILDREN = set("son daughter child".split())
 SPOUSES = {"husband", "wife"}
+SIBLINGS = {"brother", "sister", "sibling"}
 KIN = {**dict.fromkeys(PARENTS, CHILDREN), **dict.fromkeys(CHILDREN, PARENTS), "husband": {"wife"},
        "wife": {"husband"}, **dict.fromkeys(("uncle", "aunt"), {"nephew", "niece"}),
        **dict.fromkeys(("nephew", "niece"), {"uncle", "aunt"})}  # fmt: skip
@@ -298,3 +302,12 @@ NOT_SOMEONE = APPEARANCE_NOUNS | set("thing voice face heart eye eyes mind soul 
 # verbs whose "to X" is someone spoken or given to, not a place
 TO_SOMEONE = SPEECH_LEMMAS | set("give lend send show bring offer sell hand throw return pray bow kneel listen "
                                  "speak talk reply turn run go come".split()) - {"turn", "run", "go", "come"}
+
+# rulers, trades and animals of the tales people tell (Mongolian khans, Russian tsars, Gilgamesh's trapper)
+PERSON_NOUNS.update({w: "m" for w in "khan shah rajah raja emir tsar czar kaiser".split() if w not in PERSON_NOUNS})
+PERSON_NOUNS.update({w: None for w in "usurper miser guardian envoy official trapper herder twin newcomer eldest "
+                     "youngest".split() if w not in PERSON_NOUNS})  # "the eldest took the mill": the eldest son
+CREATURE_NOUNS |= {"mole", "colt", "filly", "crane", "heron", "stork", "cuckoo", "wren", "magpie", "nightingale"}
+# where someone lives or rules: "the castle of an ogre" speaks of the ogre (not so "the horns of a bull")
+DWELLINGS = set("castle palace house hut home cave den lair court kingdom realm land hall tower garden farm nest "
+                "tent yurt temple".split())  # fmt: skip

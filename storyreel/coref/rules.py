@@ -76,6 +76,7 @@ class _Entity:
     age: str | None = None  # "young" or "old", as its descriptions say
     kinds: set[str] = field(default_factory=set)  # the kinds of its nouns: a python is a snake, a hag a witch
     of_names: list[tuple[str, str]] = field(default_factory=list)  # ("son", "taranga"): kin named before known
+    ranks: set[str] = field(default_factory=set)  # "youngest", "eldest": the one of the family so called
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -91,6 +92,40 @@ def _tokens(doc: Any) -> list[Any]:
 
 
 _TOKENS = "storyreel.tokens"
+
+
+def _object_names(tok: Any) -> set[str]:
+    """The names a subject's verb (and the verbs joined to it) acts on: "he leapt out and struck the Sun" -> {"sun"};
+    nobody is the object of their own act."""
+    if tok.dep_ not in ("nsubj", "nsubjpass") or tok.head.i == tok.i:
+        return set()
+    verbs = [tok.head] + [c for c in tok.head.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX")
+                          and not any(g.dep_ in ("nsubj", "nsubjpass") for g in c.children)]  # fmt: skip
+    out = set()
+    for v in verbs:
+        for c in v.children:
+            args = [c] if c.dep_ in ("dobj", "dative", "iobj") else [g for g in c.children if g.dep_ == "pobj"] if (
+                c.dep_ == "prep") else []
+            out |= {a.lower_ for a in args if a.pos_ == "PROPN"}
+            out |= {a.lemma_.lower() for a in args if a.pos_ == "NOUN" and any(
+                d.dep_ == "det" and d.lower_ == "the" for d in a.lefts)}  # "struck the Sun", "fought the dragon"
+    return out
+
+
+def _subjects(verb: Any) -> set[int]:
+    """The subjects of a verb, its own or, for a verb joined to another, the first's ("he took the babe and left
+    him": he)."""
+    while True:
+        own = {c.i for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")}
+        if own or verb.dep_ != "conj" or verb.head.i == verb.i:
+            return own
+        verb = verb.head
+
+
+def _ranks(tok: Any) -> set[str]:
+    """The rank in a family a description gives: "the youngest son" -> {"youngest"}; "eldest" and "oldest" are one."""
+    words = ({c.lower_ for c in tok.lefts if c.dep_ in ("amod", "advmod")} | {tok.lower_}) & lx.RANKS
+    return {"eldest" if w == "oldest" else w for w in words}
 
 
 def _quote_mask(doc: Any) -> list[int]:
@@ -139,6 +174,8 @@ def _np_start(tok: Any) -> int:
     """Left edge of a noun phrase from its pre-modifiers (det, adjectives, compounds, possessors)."""
     start = tok.i
     for child in tok.lefts:
+        if child.dep_ == "compound" and child.pos_ == "PRON":
+            continue  # "called him Dastan" tagged as one name
         if child.dep_ in ("det", "amod", "compound", "poss", "nummod", "nmod", "advmod", "case"):
             start = min(start, child.left_edge.i)
     doc = tok.doc
@@ -180,6 +217,7 @@ class RulesEngine(CorefEngine):
         return not any(m.dep in ("nsubj", "nsubjpass") or m.dep == "conj" and m.subject for m in e.mentions)
 
     def _entities(self, doc: Any, lines: Sequence[Line] = ()) -> list[_Entity]:
+        self._toks = _tokens(doc)
         quote = _quote_mask(doc)
         speakers: dict[int, str] = {}  # a script line's words are a quotation of its speaker's
         starts = [t.idx for t in _tokens(doc)]
@@ -424,6 +462,7 @@ class RulesEngine(CorefEngine):
         while (
             start > 0
             and toks[start - 1].pos_ == "PROPN"
+            and toks[start - 1].lower_ not in lx.PRONOUNS  # "called him Dastan", however tagged
             and (
                 toks[start - 1].ent_type_ in ("PERSON", "")
                 or (toks[start - 1].dep_ == "compound" and toks[start - 1].head.i == tok.i)
@@ -436,7 +475,8 @@ class RulesEngine(CorefEngine):
         while start > 0 and toks[start - 1].lower_ in lx.TITLES:
             start -= 1
         # a role noun before the name: "the witch Agatha"
-        if start > 1 and toks[start - 1].pos_ == "NOUN" and self._role_noun(toks[start - 1]):
+        if start > 1 and toks[start - 1].pos_ == "NOUN" and self._role_noun(toks[start - 1]) and not (
+                tok.dep_ == "oprd" and toks[start - 1].dep_ == "dobj"):  # "called the cat Puss": two mentions
             if toks[start - 2].dep_ == "det":
                 start -= 2
         np_start = min(start, _np_start(tok))
@@ -482,6 +522,8 @@ class RulesEngine(CorefEngine):
     def _person_noun(self, tok: Any) -> tuple[bool, str | None]:
         """Is this noun a person (or creature), and its gender."""
         lemma, low = tok.lemma_.lower(), tok.lower_
+        if tok.pos_ == "ADJ":
+            lemma = low  # "the youngest", not "young"
         if lemma in lx.PERSON_NOUNS:
             return True, lx.PERSON_NOUNS[lemma]
         if low in lx.PLURAL_PERSON_NOUNS or lemma in lx.CREATURE_NOUNS or lemma in self._animate:
@@ -502,7 +544,18 @@ class RulesEngine(CorefEngine):
                 else None
             )
             return True, gender
+        if tok.dep_ == "appos" and tok.pos_ == "NOUN" and self._appos_of_someone(tok):
+            return True, None  # "her neighbour, a rich mole": what no list knows, a person stands for
         return False, None
+
+    def _appos_of_someone(self, tok: Any) -> bool:
+        """ "her neighbour, a rich mole", "the guest, a shy hedgehog": an indefinite noun set beside someone known."""
+        head = tok.head
+        return (head.pos_ == "NOUN" and self._role_noun(head) and head.lemma_.lower() not in lx.COLLECTIVE
+                and any(c.dep_ == "poss" or c.dep_ == "det" and c.lower_ == "the" for c in head.lefts)
+                and any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in tok.lefts)
+                and tok.left_edge.i > 0 and tok.doc[tok.left_edge.i - 1].text == ","
+                and not any(c.dep_ == "prep" and c.lower_ == "of" for c in tok.rights))  # fmt: skip
 
     def _someone_is(self, verb: Any) -> bool:
         """The subject of "was"/"became" is someone ("he was an old man"), not a thing ("the smoke became a jinni",
@@ -512,7 +565,7 @@ class RulesEngine(CorefEngine):
 
     def _description(self, doc: Any, tok: Any, quote: list[int], known: set[str]) -> _Mention | None:
         toks = _tokens(doc)
-        lemma = tok.lemma_.lower()
+        lemma = tok.lemma_.lower() if tok.pos_ != "ADJ" else tok.lower_
         plural = tok.tag_ in ("NNS", "NNPS")
         person, gender = self._person_noun(tok)
         if not person:
@@ -528,7 +581,8 @@ class RulesEngine(CorefEngine):
             tok.dep_ == "pobj" and tok.head.lower_ == "into" and tok.head.head.lemma_ in ("turn", "change", "transform"))
         det = next((c for c in tok.lefts if c.dep_ in ("det", "poss", "nummod")), None)
         if det is not None and det.lower_ in ("a", "an") and tok.dep_ == "pobj" and tok.head.lower_ == "of" and (
-                tok.head.head.pos_ == "NOUN" and not self._person_noun(tok.head.head)[0]):
+                tok.head.head.pos_ == "NOUN" and not self._person_noun(tok.head.head)[0]
+                and tok.head.head.lemma_.lower() not in lx.DWELLINGS):  # "the castle of an ogre" is the ogre's
             return None  # "the horns of a bull", "the strength of ten men": what something is like
         if det is None and not plural and lemma not in lx.BARE_PERSON:
             if not any(c.dep_ == "amod" for c in tok.lefts):
@@ -573,6 +627,7 @@ class RulesEngine(CorefEngine):
                     if attr.dep_ == "attr" and attr.pos_ == "NOUN" and self._person_noun(attr)[0]:
                         key = lx.KIN_SAME.get(attr.lemma_.lower(), attr.lemma_.lower())
                         e.nouns.add(key)
+                        e.ranks |= _ranks(attr)  # "Maui was the youngest son": later "the youngest brother"
                         whose = self._of_owner(attr, entities)  # "Maui was the youngest son of Taranga"
                         if whose is not None and whose != e.id:
                             e.owners.setdefault(key, set()).add(whose)
@@ -591,6 +646,7 @@ class RulesEngine(CorefEngine):
                                if c.dep_ == "compound" and c.lemma_.lower() in lx.CREATURE_NOUNS)  # fmt: skip
                 e.kinds.update(lx.KIND.get(n, n) for n in e.nouns)
                 e.age = e.age or self._age(tok) or ("old" if m.lemma in lx.PARENTS else None)
+                e.ranks |= _ranks(tok)
             if e.gender is None and m.gender in ("m", "f"):
                 e.gender = m.gender
             e.creature = e.creature or m.creature
@@ -623,7 +679,7 @@ class RulesEngine(CorefEngine):
                 later.append(m)
                 continue
             if m.type == "name":
-                e = self._match_name(m, entities)
+                e = self._match_name(m, entities) or self._named_now(m, entities)
                 attach(m, e or new(m))
                 for noun in self._descriptors(doc, m):
                     e2 = entities[m.entity]  # type: ignore[index]
@@ -635,7 +691,9 @@ class RulesEngine(CorefEngine):
             elif m.type == "description":
                 owner = self._owner(doc, m, by_token, entities)
                 called = m.in_quote and self._vocative(doc, m)  # "Move aside, old man!"
-                e = self._match_description(doc, m, entities, owner) if (
+                speaker = self._speaker_entity(speakers[m.block], entities) if called and m.block in (
+                    speakers or {}) else None  # "Sun: Why do you beat me, little man?": not the Sun
+                e = self._match_description(doc, m, entities, owner, speaker) if (
                     m.definite or called) and not m.standalone else None
                 attach(m, e or new(m))
                 if owner is not None:
@@ -687,7 +745,7 @@ class RulesEngine(CorefEngine):
             if (x.entity is not None and not x.in_quote and tok.dep_ == "pobj" and tok.head.lower_ in ("to", "at")
                     and tok.head.head.lemma_ in lx.SPEECH_LEMMAS):
                 near = {quote[i] for i in range(max(0, x.head - 40), min(len(doc), x.head + 40)) if quote[i]}
-                for b in near:
+                for b in near - set(speakers or {}):  # a script line speaks to whom its own words say
                     vocative.setdefault(b, entities[x.entity])
         for x in mentions:
             if x.in_quote and x.type in ("name", "description") and x.entity is not None and self._vocative(doc, x):
@@ -786,10 +844,23 @@ class RulesEngine(CorefEngine):
             dst.owners.setdefault(noun, set()).update(ids)
         dst.gender = dst.gender or src.gender
         dst.age = dst.age or src.age
+        dst.ranks |= src.ranks
 
     @staticmethod
     def _agree(m: _Mention, e: _Entity) -> bool:
         return e.number == m.number and (m.gender is None or e.gender in (None, m.gender))
+
+    def _named_now(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
+        """The one we knew without a name, named now with the noun it went by: "the cat" ... "the cat Puss"."""
+        toks = self._toks
+        if toks[m.start_tok].lower_ != "the" or m.head - m.start_tok < 2:
+            return None
+        noun = toks[m.head - 1]
+        if noun.pos_ != "NOUN" or not self._role_noun(noun):
+            return None
+        lemma = noun.lemma_.lower()
+        return next((e for e in sorted(entities, key=lambda e: -e.last_tok()) if lemma in e.nouns and not e.names
+                     and e.number == m.number and e.mentions and m.head - e.last_tok() < 400), None)  # fmt: skip
 
     def _match_name(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
         for e in reversed(entities):
@@ -828,21 +899,25 @@ class RulesEngine(CorefEngine):
                         return next((e.id for e in reversed(entities) if obj.lower_ in e.names), None)
         return None
 
-    def _match_description(self, doc: Any, m: _Mention, entities: list[_Entity],
-                           owner: int | None = None) -> _Entity | None:  # fmt: skip
+    def _match_description(self, doc: Any, m: _Mention, entities: list[_Entity], owner: int | None = None,
+                           speaker: _Entity | None = None) -> _Entity | None:  # fmt: skip
         """Who a definite description is: one already called so ("the king" after "King Polydectes"); kin seen
         from the other side ("her father" is the one whose daughter she is); "the beast" the creature the story is
-        about; an epithet ("the young man", "the youth", "the grieving musician") the person it is about."""
+        about; an epithet ("the young man", "the youth", "the grieving musician") the person it is about. Never
+        ``speaker``, who says the quotation the description calls someone by."""
         toks = _tokens(doc)
         key = self._kin_key(m.lemma, owner is not None)
         age = self._age(toks[m.head])
+        ranks = _ranks(toks[m.head])
         for e in sorted(entities, key=lambda e: -e.last_tok()):
-            if e.number != m.number or all(x.standalone for x in e.mentions) or e.id == owner:
+            if e.number != m.number or all(x.standalone for x in e.mentions) or e.id == owner or e is speaker:
                 continue  # nobody is their own sister
             if m.gender and e.gender and m.gender != e.gender:
                 continue
             if age and e.age and age != e.age:
                 continue  # "the old sailor" is not "the young sailor"
+            if ranks & e.ranks and (key in lx.KIN or key in lx.SIBLINGS or key in e.nouns):  # "the youngest brother"
+                return e
             if key in e.nouns or lx.KIND.get(key, key) in e.kinds:  # "the snake" after "Onini the python"
                 known = e.owners.get(key)
                 if owner is not None and known and owner not in known:
@@ -857,19 +932,21 @@ class RulesEngine(CorefEngine):
                                                  for i in e.owners.get(noun, set())}
             married |= {x.id for e in entities for noun, name in e.of_names if noun in lx.CHILDREN
                         for x in entities if name in x.names}  # fmt: skip
-            e = self._salient(doc, m, entities, lambda e: e.id in married and e.gender == m.gender)
+            e = self._salient(doc, m, entities, lambda e: e.id in married and e.gender == m.gender and e is not speaker)
             if e is not None:
                 return e
         if m.number != "sg":
             return None
         if m.lemma in lx.GENERIC_CREATURE:  # a monster before a mere animal
-            return self._salient(doc, m, entities, lambda e: e.creature or bool(e.nouns & lx.MONSTROUS),
+            return self._salient(doc, m, entities, lambda e: (e.creature or bool(e.nouns & lx.MONSTROUS))
+                                 and e is not speaker,
                                  bonus=lambda e: 3.0 if e.nouns & lx.MONSTROUS else 0.0)
         if self._epithet(doc, m):
             young = self._age(toks[m.head])
             return self._salient(doc, m, entities, bonus=lambda e: 4.0 if young and e.age == young else 0.0,
                                  fits=lambda e: (
-                not e.creature and e.gender in (None, m.gender or e.gender) and (e.age is None or young in (None, e.age))
+                e is not speaker and (not e.creature or bool(e.names) and m.lemma not in lx.HUMAN_EPITHETS)
+                and e.gender in (None, m.gender or e.gender) and (e.age is None or young in (None, e.age))
                 and (m.lemma not in lx.GENERIC_PERSON or m.head - e.last_tok() < self.generic_window
                      or (young is not None and e.age == young))))  # fmt: skip
         return None
@@ -968,6 +1045,8 @@ class RulesEngine(CorefEngine):
         toks = _tokens(doc)
         sent_start = toks[m.head].sent.start
         verb = _verb_of(toks[m.head]) if toks[m.head].dep_ in ("dobj", "pobj", "iobj", "dative") else None
+        subjects = _subjects(verb) if verb is not None and not m.lemma.endswith(("self", "selves")) else set()
+        objects = _object_names(toks[m.head])  # "The hero struck the Sun": not the Sun
         for e in entities:
             if not e.mentions or m.head - e.mentions[-1].head > 400:
                 continue  # long out of view
@@ -977,8 +1056,10 @@ class RulesEngine(CorefEngine):
                 x for x in e.mentions if x.head < m.head]  # mentions are read in order: all are before, mostly
             if not prior or e.number != m.number or m.head - prior[-1].head > 400 or not fits(e):
                 continue
-            if m.type == "description" and verb is not None and any(
-                    x.dep in ("nsubj", "nsubjpass") and toks[x.head].head.i == verb.i for x in prior):
+            if objects and (objects & e.names or objects & e.nouns):
+                continue
+            acts = subjects and any(x.head in subjects for x in prior)  # the subject of the verb m is the object of
+            if acts and m.type == "description":
                 continue  # "the king sent the young man": not the king
             score = float("-inf")
             for x in prior[-6:]:
@@ -993,9 +1074,9 @@ class RulesEngine(CorefEngine):
                     sc -= self.w_quote  # the speaker of a quote is seldom the subject inside it
                 if x.head >= sent_start:
                     sc += self.w_same_sentence
-                    if subject and verb is not None and toks[x.head].head.i == verb.i:
-                        sc -= 8.0  # "he saw him": not the same person
                 score = max(score, sc)
+            if acts:
+                score -= 8.0  # "he saw him", "the warrior carried the babe ... and left him": not the same person
             score += min(len(prior), self.frequency_cap) * self.w_frequency
             if all(x.type == "pronoun" for x in prior):
                 score -= self.w_unnamed
