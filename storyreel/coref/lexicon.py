@@ -82,9 +82,11 @@ EPITHETS = set("man woman boy girl youth hero heroine lad lass maiden child fell
                "darling beauty culprit thief".split())  # fmt: skip
 # epithets only a human is given: "the man" is never Anansi the spider, "the trickster" may be
 HUMAN_EPITHETS = set("man woman boy girl youth lad lass maiden child fellow person stranger".split())
-RANKS = {"youngest", "eldest", "oldest"}  # "the youngest son" is "the youngest brother" of the same family
+# "the youngest son" is "the youngest brother" of the same family; of two brothers, the elder is the eldest
+RANKS = {"youngest": "youngest", "younger": "youngest", "eldest": "eldest", "oldest": "eldest", "elder": "eldest",
+         "older": "eldest"}
 YOUNG = set("young little baby infant boy girl child youth lad lass maiden kid youngest".split())
-OLD = set("old elderly aged ancient grey gray oldest elder crone hag".split())
+OLD = set("old elderly aged ancient grey gray crone hag".split())  # "the elder", "the oldest": a rank (RANKS)
 # kinds: "the snake" may be the python, "the great cat" the leopard, "the hag" the witch, "the cub" the pup
 KIND = {
     **dict.fromkeys("cat lion tiger leopard panther jaguar cheetah lynx cougar puma kitten".split(), "cat"),
@@ -101,6 +103,8 @@ KIND = {
     **dict.fromkeys("dwarf gnome".split(), "dwarf"),
     **dict.fromkeys("rabbit hare bunny".split(), "rabbit"),
     **dict.fromkeys("bull ox cow".split(), "cattle"),
+    **dict.fromkeys("king khan emperor sultan shah tsar czar pharaoh rajah raja emir ruler monarch sovereign lord "
+                    "chieftain".split(), "ruler"),  # "the khan" ... "the lord" ... "the greedy ruler"
 }
 # kinship, and the kin seen from the other side: her father is the one whose daughter she is
 PARENTS = set("father mother parent papa mama dad mum mom".split())
@@ -306,8 +310,16 @@ TO_SOMEONE = SPEECH_LEMMAS | set("give lend send show bring offer sell hand thro
 # rulers, trades and animals of the tales people tell (Mongolian khans, Russian tsars, Gilgamesh's trapper)
 PERSON_NOUNS.update({w: "m" for w in "khan shah rajah raja emir tsar czar kaiser".split() if w not in PERSON_NOUNS})
 PERSON_NOUNS.update({w: None for w in "usurper miser guardian envoy official trapper herder twin newcomer eldest "
-                     "youngest".split() if w not in PERSON_NOUNS})  # "the eldest took the mill": the eldest son
+                     "youngest elder younger".split() if w not in PERSON_NOUNS})  # "the eldest took the mill": the eldest son
 CREATURE_NOUNS |= {"mole", "colt", "filly", "crane", "heron", "stork", "cuckoo", "wren", "magpie", "nightingale"}
 # where someone lives or rules: "the castle of an ogre" speaks of the ogre (not so "the horns of a bull")
 DWELLINGS = set("castle palace house hut home cave den lair court kingdom realm land hall tower garden farm nest "
                 "tent yurt temple".split())  # fmt: skip
+
+# what a tale says someone is like: "the kind man" is not the one it called greedy, "the miser" is not the kind one
+GOOD = set("kind good gentle generous honest brave noble humble patient loyal faithful merciful "
+           "virtuous".split())  # fmt: skip
+BAD = set("greedy cruel wicked evil mean selfish jealous envious treacherous stingy miserly spiteful heartless "
+          "furious".split())  # fmt: skip
+BAD_NOUNS = set("miser villain tyrant traitor scoundrel rogue wretch usurper".split())
+EPITHETS |= {"miser", "usurper"}

@@ -77,6 +77,7 @@ class _Entity:
     kinds: set[str] = field(default_factory=set)  # the kinds of its nouns: a python is a snake, a hag a witch
     of_names: list[tuple[str, str]] = field(default_factory=list)  # ("son", "taranga"): kin named before known
     ranks: set[str] = field(default_factory=set)  # "youngest", "eldest": the one of the family so called
+    traits: set[str] = field(default_factory=set)  # "good", "bad": what its descriptions say it is like
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -122,10 +123,17 @@ def _subjects(verb: Any) -> set[int]:
         verb = verb.head
 
 
+def _traits(tok: Any) -> set[str]:
+    """Good or bad, as a description says: "the kind man" {"good"}, "the greedy brother", "the miser" {"bad"}."""
+    words = {c.lower_ for c in tok.lefts if c.dep_ in ("amod", "advmod")}
+    good, bad = bool(words & lx.GOOD), bool(words & lx.BAD) or tok.lemma_.lower() in lx.BAD_NOUNS
+    return {"good"} if good and not bad else {"bad"} if bad and not good else set()
+
+
 def _ranks(tok: Any) -> set[str]:
     """The rank in a family a description gives: "the youngest son" -> {"youngest"}; "eldest" and "oldest" are one."""
-    words = ({c.lower_ for c in tok.lefts if c.dep_ in ("amod", "advmod")} | {tok.lower_}) & lx.RANKS
-    return {"eldest" if w == "oldest" else w for w in words}
+    words = ({c.lower_ for c in tok.lefts if c.dep_ in ("amod", "advmod")} | {tok.lower_}) & lx.RANKS.keys()
+    return {lx.RANKS[w] for w in words}
 
 
 def _quote_mask(doc: Any) -> list[int]:
@@ -353,7 +361,10 @@ class RulesEngine(CorefEngine):
         if t.dep_ == "attr" and t.head.lemma_ == "be":
             subj = next((c for c in t.head.children if c.dep_ == "nsubj" and c.lemma_ == "name"), None)
             if subj is not None:
-                return next((c for c in subj.lefts if c.dep_ == "poss"), None)
+                poss = next((c for c in subj.lefts if c.dep_ == "poss"), None)
+                if poss is not None and poss.lower_ == "whose" and t.head.dep_ == "relcl":
+                    return t.head.head  # "The younger, whose name was Heungbu,"
+                return poss
         return None
 
     @staticmethod
@@ -647,6 +658,7 @@ class RulesEngine(CorefEngine):
                 e.kinds.update(lx.KIND.get(n, n) for n in e.nouns)
                 e.age = e.age or self._age(tok) or ("old" if m.lemma in lx.PARENTS else None)
                 e.ranks |= _ranks(tok)
+                e.traits |= _traits(tok)
             if e.gender is None and m.gender in ("m", "f"):
                 e.gender = m.gender
             e.creature = e.creature or m.creature
@@ -845,6 +857,7 @@ class RulesEngine(CorefEngine):
         dst.gender = dst.gender or src.gender
         dst.age = dst.age or src.age
         dst.ranks |= src.ranks
+        dst.traits |= src.traits
 
     @staticmethod
     def _agree(m: _Mention, e: _Entity) -> bool:
@@ -909,16 +922,22 @@ class RulesEngine(CorefEngine):
         key = self._kin_key(m.lemma, owner is not None)
         age = self._age(toks[m.head])
         ranks = _ranks(toks[m.head])
+        compound = any(c.dep_ == "compound" for c in toks[m.head].lefts)  # "the Jade Emperor" is not "the monkey king"
+        unlike = {"good": "bad", "bad": "good"}.get(next(iter(_traits(toks[m.head])), ""), "")
         for e in sorted(entities, key=lambda e: -e.last_tok()):
             if e.number != m.number or all(x.standalone for x in e.mentions) or e.id == owner or e is speaker:
                 continue  # nobody is their own sister
+            if unlike in e.traits:
+                continue  # "the kind man" is not the greedy one
+            if age and e.age is None and m.lemma in lx.GENERIC_PERSON:
+                continue  # "a greedy man" ... "the old man": rather the one known to be old, if any (below)
             if m.gender and e.gender and m.gender != e.gender:
                 continue
             if age and e.age and age != e.age:
                 continue  # "the old sailor" is not "the young sailor"
             if ranks & e.ranks and (key in lx.KIN or key in lx.SIBLINGS or key in e.nouns):  # "the youngest brother"
                 return e
-            if key in e.nouns or lx.KIND.get(key, key) in e.kinds:  # "the snake" after "Onini the python"
+            if key in e.nouns or lx.KIND.get(key, key) in e.kinds and not compound:  # "the snake" after "Onini the python"
                 known = e.owners.get(key)
                 if owner is not None and known and owner not in known:
                     continue  # his mother is not her mother
@@ -945,7 +964,8 @@ class RulesEngine(CorefEngine):
             young = self._age(toks[m.head])
             return self._salient(doc, m, entities, bonus=lambda e: 4.0 if young and e.age == young else 0.0,
                                  fits=lambda e: (
-                e is not speaker and (not e.creature or bool(e.names) and m.lemma not in lx.HUMAN_EPITHETS)
+                e is not speaker and unlike not in e.traits
+                and (not e.creature or bool(e.names) and m.lemma not in lx.HUMAN_EPITHETS)
                 and e.gender in (None, m.gender or e.gender) and (e.age is None or young in (None, e.age))
                 and (m.lemma not in lx.GENERIC_PERSON or m.head - e.last_tok() < self.generic_window
                      or (young is not None and e.age == young))))  # fmt: skip
