@@ -323,3 +323,5 @@ BAD = set("greedy cruel wicked evil mean selfish jealous envious treacherous sti
           "furious".split())  # fmt: skip
 BAD_NOUNS = set("miser villain tyrant traitor scoundrel rogue wretch usurper".split())
 EPITHETS |= {"miser", "usurper"}
+FEMALE_ANIMALS = set("lioness tigress vixen mare hen doe ewe sow cow filly jenny nanny".split())
+INFANTS = set("child baby babe infant newborn toddler".split())

@@ -123,6 +123,14 @@ def _subjects(verb: Any) -> set[int]:
         verb = verb.head
 
 
+def _sex_prefix(tok: Any) -> str | None:
+    """ "a she-wolf": f; "the he-goat": m."""
+    doc = tok.doc
+    if tok.i >= 2 and doc[tok.i - 1].text == "-" and doc[tok.i - 2].lower_ in ("she", "he"):
+        return "f" if doc[tok.i - 2].lower_ == "she" else "m"
+    return None
+
+
 def _traits(tok: Any) -> set[str]:
     """Good or bad, as a description says: "the kind man" {"good"}, "the greedy brother", "the miser" {"bad"}."""
     words = {c.lower_ for c in tok.lefts if c.dep_ in ("amod", "advmod")}
@@ -182,8 +190,8 @@ def _np_start(tok: Any) -> int:
     """Left edge of a noun phrase from its pre-modifiers (det, adjectives, compounds, possessors)."""
     start = tok.i
     for child in tok.lefts:
-        if child.dep_ == "compound" and child.pos_ == "PRON":
-            continue  # "called him Dastan" tagged as one name
+        if child.dep_ == "compound" and (child.pos_ == "PRON" or child.ent_type_ in ("TIME", "DATE")):
+            continue  # "called him Dastan" tagged as one name; "One morning Llywelyn"
         if child.dep_ in ("det", "amod", "compound", "poss", "nummod", "nmod", "advmod", "case"):
             start = min(start, child.left_edge.i)
     doc = tok.doc
@@ -501,6 +509,9 @@ class RulesEngine(CorefEngine):
             and (toks[end + 2].pos_ == "PROPN" or toks[end + 2].text[:1].isupper())
         ):
             end += 2  # "Foucquier-Tinville"
+        if (end + 2 < len(doc) and toks[end + 1].lower_ == "the" and toks[end + 2].text[:1].isupper()
+                and toks[end + 2].pos_ in ("PROPN", "ADJ") and not self._role_noun(toks[end + 2])):
+            end += 2  # "Llywelyn the Great", "Erik the Red"
         parts = [t for t in toks[start : tok.i + 1] if t.lower_ not in lx.TITLES and t.is_alpha]
         if not parts:
             return None
@@ -512,7 +523,7 @@ class RulesEngine(CorefEngine):
                 break
         first = parts[0].lower_
         if gender is None:
-            gender = "m" if first in lx.FIRST_NAMES_M else "f" if first in lx.FIRST_NAMES_F else None
+            gender = "m" if first in lx.FIRST_NAMES_M else "f" if first in lx.FIRST_NAMES_F else _sex_prefix(tok)
         creature = any(t.lemma_.lower() in lx.CREATURE_NOUNS for t in toks[np_start : tok.i])
         m = _Mention(
             np_start,
@@ -538,7 +549,7 @@ class RulesEngine(CorefEngine):
         if lemma in lx.PERSON_NOUNS:
             return True, lx.PERSON_NOUNS[lemma]
         if low in lx.PLURAL_PERSON_NOUNS or lemma in lx.CREATURE_NOUNS or lemma in self._animate:
-            return True, None
+            return True, _sex_prefix(tok) or ("f" if lemma in lx.FEMALE_ANIMALS else None)
         if tok.ent_type_ == "NORP":
             return True, None  # "the Egyptians", "a Frenchman"
         if (
@@ -803,6 +814,10 @@ class RulesEngine(CorefEngine):
         Momotaro"), a role given ("raised him as their own son")."""
         toks = _tokens(doc)
         by_head = {m.head: m for m in mentions}
+        for m in mentions:  # "Llywelyn the Great, a prince of Wales": the parse may hang the apposition on "Great"
+            if m.type == "name":
+                for i in range(m.head + 1, m.end_tok):
+                    by_head.setdefault(i, m)
         by_end = {m.end_tok: m for m in mentions}
         out: dict[int, _Mention] = {}
         for m in mentions:
@@ -962,9 +977,12 @@ class RulesEngine(CorefEngine):
                                  bonus=lambda e: 3.0 if e.nouns & lx.MONSTROUS else 0.0)
         if self._epithet(doc, m):
             young = self._age(toks[m.head])
-            return self._salient(doc, m, entities, bonus=lambda e: 4.0 if young and e.age == young else 0.0,
+            like = _traits(toks[m.head])  # "the furious usurper" is rather the one called cruel
+            adults = self._married(entities) if m.lemma in lx.INFANTS else set()  # "the sleeping child" has no wife
+            return self._salient(doc, m, entities, bonus=lambda e: (4.0 if young and e.age == young else 0.0) + (
+                                 3.0 if like & e.traits else 0.0),
                                  fits=lambda e: (
-                e is not speaker and unlike not in e.traits
+                e is not speaker and unlike not in e.traits and e.id not in adults
                 and (not e.creature or bool(e.names) and m.lemma not in lx.HUMAN_EPITHETS)
                 and e.gender in (None, m.gender or e.gender) and (e.age is None or young in (None, e.age))
                 and (m.lemma not in lx.GENERIC_PERSON or m.head - e.last_tok() < self.generic_window
@@ -1279,7 +1297,8 @@ class RulesEngine(CorefEngine):
         if names:
             # the most complete form of the name, without titles
             best = max(names, key=lambda m: (len(m.name_parts), -m.start_tok))
-            propn = [t for t in toks[best.start_tok : best.end_tok] if t.pos_ == "PROPN" and t.lower_ not in lx.TITLES]
+            propn = [t for t in toks[best.start_tok : best.end_tok] if t.pos_ == "PROPN" and t.lower_ not in lx.TITLES
+                     or t.lower_ == "the" and t.i > best.start_tok and t.i + 1 < best.end_tok]  # "Llywelyn the Great"
             if propn:
                 return " ".join(t.text for t in propn)
             return toks[best.head].text
