@@ -322,6 +322,6 @@ GOOD = set("kind good gentle generous honest brave noble humble patient loyal fa
 BAD = set("greedy cruel wicked evil mean selfish jealous envious treacherous stingy miserly spiteful heartless "
           "furious".split())  # fmt: skip
 BAD_NOUNS = set("miser villain tyrant traitor scoundrel rogue wretch usurper".split())
-EPITHETS |= {"miser", "usurper"}
+EPITHETS |= {"miser", "usurper", "newcomer", "visitor", "intruder", "guardian"}
 FEMALE_ANIMALS = set("lioness tigress vixen mare hen doe ewe sow cow filly jenny nanny".split())
 INFANTS = set("child baby babe infant newborn toddler".split())

@@ -340,8 +340,9 @@ class RulesEngine(CorefEngine):
         """Nouns the story makes someone, though no word list knows them: the subject of what only someone does
         ("a kookaburra laughed", "the Moon wept", "the weary Sun begged")."""
         introduced = {t.head.lemma_.lower() for t in doc if t.lower_ in ("a", "an") and t.dep_ == "det"}
+        acting = {t.lemma_.lower() for t in doc if t.dep_ in ("nsubj", "nsubjpass", "appos", "vocative")}
         personified = {t.lemma_.lower() for t in doc if t.lemma_.lower() in lx.NATURE and t.text[:1].isupper()
-                       and not t.is_sent_start}  # "the Sun", "the North Wind": nature made someone  # fmt: skip
+                       and not t.is_sent_start and t.lemma_.lower() in acting}  # "the Sun", "the North Wind" acting
         return {t.lemma_.lower() for t in doc if t.pos_ in ("NOUN", "PROPN") and t.dep_ in ("nsubj", "nsubjpass")
                 and t.head.lemma_ in lx.ANIMATE_VERBS and not t.ent_type_ and t.lemma_.lower() not in lx.NOT_SOMEONE
                 and not any(c.dep_ == "poss" for c in t.lefts)
@@ -493,6 +494,7 @@ class RulesEngine(CorefEngine):
         # titles written in lower case or tagged as nouns ("Mr.", "King")
         while start > 0 and toks[start - 1].lower_ in lx.TITLES:
             start -= 1
+        name_start = start
         # a role noun before the name: "the witch Agatha"
         if start > 1 and toks[start - 1].pos_ == "NOUN" and self._role_noun(toks[start - 1]) and not (
                 tok.dep_ == "oprd" and toks[start - 1].dep_ == "dobj"):  # "called the cat Puss": two mentions
@@ -512,7 +514,7 @@ class RulesEngine(CorefEngine):
         if (end + 2 < len(doc) and toks[end + 1].lower_ == "the" and toks[end + 2].text[:1].isupper()
                 and toks[end + 2].pos_ in ("PROPN", "ADJ") and not self._role_noun(toks[end + 2])):
             end += 2  # "Llywelyn the Great", "Erik the Red"
-        parts = [t for t in toks[start : tok.i + 1] if t.lower_ not in lx.TITLES and t.is_alpha]
+        parts = [t for t in toks[name_start : tok.i + 1] if t.lower_ not in lx.TITLES and t.is_alpha]
         if not parts:
             return None
         gender = None
