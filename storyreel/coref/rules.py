@@ -78,6 +78,7 @@ class _Entity:
     of_names: list[tuple[str, str]] = field(default_factory=list)  # ("son", "taranga"): kin named before known
     ranks: set[str] = field(default_factory=set)  # "youngest", "eldest": the one of the family so called
     traits: set[str] = field(default_factory=set)  # "good", "bad": what its descriptions say it is like
+    mods: set[str] = field(default_factory=set)  # the nouns its descriptions are of: "the goddess of fire" {"fire"}
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -129,6 +130,16 @@ def _sex_prefix(tok: Any) -> str | None:
     if tok.i >= 2 and doc[tok.i - 1].text == "-" and doc[tok.i - 2].lower_ in ("she", "he"):
         return "f" if doc[tok.i - 2].lower_ == "she" else "m"
     return None
+
+
+def _noun_mods(tok: Any) -> set[str]:
+    """The nouns that tell one description from another of the same noun: "the sea goddess" and "the goddess of the
+    sea" {"sea"}."""
+    out = {c.lemma_.lower() for c in tok.lefts if c.dep_ == "compound" and c.pos_ in ("NOUN", "PROPN")}
+    for p in tok.rights:
+        if p.dep_ == "prep" and p.lower_ == "of":
+            out |= {c.lemma_.lower() for c in p.children if c.dep_ == "pobj" and c.pos_ in ("NOUN", "PROPN")}
+    return out
 
 
 def _traits(tok: Any) -> set[str]:
@@ -672,6 +683,7 @@ class RulesEngine(CorefEngine):
                 e.age = e.age or self._age(tok) or ("old" if m.lemma in lx.PARENTS else None)
                 e.ranks |= _ranks(tok)
                 e.traits |= _traits(tok)
+                e.mods |= _noun_mods(tok)
             if e.gender is None and m.gender in ("m", "f"):
                 e.gender = m.gender
             e.creature = e.creature or m.creature
@@ -875,6 +887,7 @@ class RulesEngine(CorefEngine):
         dst.age = dst.age or src.age
         dst.ranks |= src.ranks
         dst.traits |= src.traits
+        dst.mods |= src.mods
 
     @staticmethod
     def _agree(m: _Mention, e: _Entity) -> bool:
@@ -940,6 +953,7 @@ class RulesEngine(CorefEngine):
         age = self._age(toks[m.head])
         ranks = _ranks(toks[m.head])
         compound = any(c.dep_ == "compound" for c in toks[m.head].lefts)  # "the Jade Emperor" is not "the monkey king"
+        mods, same_noun = _noun_mods(toks[m.head]), []
         unlike = {"good": "bad", "bad": "good"}.get(next(iter(_traits(toks[m.head])), ""), "")
         for e in sorted(entities, key=lambda e: -e.last_tok()):
             if e.number != m.number or all(x.standalone for x in e.mentions) or e.id == owner or e is speaker:
@@ -952,13 +966,19 @@ class RulesEngine(CorefEngine):
                 continue
             if age and e.age and age != e.age:
                 continue  # "the old sailor" is not "the young sailor"
+            if ranks and e.ranks and not ranks & e.ranks:
+                continue  # "her youngest sister" is not "her elder sister"
             if ranks & e.ranks and (key in lx.KIN or key in lx.SIBLINGS or key in e.nouns):  # "the youngest brother"
                 return e
             if key in e.nouns or lx.KIND.get(key, key) in e.kinds and not compound:  # "the snake" after "Onini the python"
                 known = e.owners.get(key)
                 if owner is not None and known and owner not in known:
                     continue  # his mother is not her mother
-                return e
+                if not mods or mods & e.mods:
+                    return e
+                same_noun.append(e)  # "the sea goddess": rather the one called "the goddess of the sea", if any
+        if same_noun:
+            return same_noun[0]
         if owner is not None and key in lx.KIN:
             e = self._kin(doc, m, entities, entities[owner])
             if e is not None:
@@ -1253,7 +1273,9 @@ class RulesEngine(CorefEngine):
                     if not person or root.tag_ in ("NNS", "NNPS"):
                         continue
                     noun = root.lemma_.lower()
-                    called = [x for x in entities if noun in x.nouns and x.number == "sg" and not self._minor(x)]
+                    called = [x for x in here if noun in x.nouns and x.number == "sg" and not self._minor(x)] or [
+                        x for x in entities if noun in x.nouns and x.number == "sg" and not self._minor(x)
+                        and (x.names or x.label or len(x.mentions) > 1)]  # not "a woman like you", said once
                     e = called[0] if len(called) == 1 else self._fits(noun, gender, here)
                 if e is not None:
                     start = line.visual_start + chunk.start_char
