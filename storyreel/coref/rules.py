@@ -983,12 +983,13 @@ class RulesEngine(CorefEngine):
             e = self._kin(doc, m, entities, entities[owner])
             if e is not None:
                 return e
-        if owner is None and key in lx.PARENTS and m.number == "sg":  # "the mother wept": a wife, or a parent
+        if key in lx.PARENTS and m.number == "sg":  # "the mother wept", "their father": a wife, or a parent
             married = self._married(entities) | {i for e in entities for noun in lx.CHILDREN
                                                  for i in e.owners.get(noun, set())}
             married |= {x.id for e in entities for noun, name in e.of_names if noun in lx.CHILDREN
                         for x in entities if name in x.names}  # fmt: skip
-            e = self._salient(doc, m, entities, lambda e: e.id in married and e.gender == m.gender and e is not speaker)
+            e = self._salient(doc, m, entities, lambda e: e.id in married and e.gender == m.gender and e is not speaker
+                              and e.id != owner and "step" + key not in e.nouns)  # her mother is not her stepmother
             if e is not None:
                 return e
         if m.number != "sg":
@@ -1322,7 +1323,8 @@ class RulesEngine(CorefEngine):
             # the most complete form of the name, without titles
             best = max(names, key=lambda m: (len(m.name_parts), -m.start_tok))
             propn = [t for t in toks[best.start_tok : best.end_tok] if t.pos_ == "PROPN" and t.lower_ not in lx.TITLES
-                     or t.lower_ == "the" and t.i > best.start_tok and t.i + 1 < best.end_tok]  # "Llywelyn the Great"
+                     or t.lower_ == "the" and t.i > best.start_tok and t.i + 1 < best.end_tok  # "Llywelyn the Great"
+                     and toks[t.i - 1].pos_ == "PROPN" and toks[t.i + 1].text[:1].isupper()]
             if propn:
                 return " ".join(t.text for t in propn)
             return toks[best.head].text
