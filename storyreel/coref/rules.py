@@ -201,7 +201,7 @@ def _np_start(tok: Any) -> int:
     """Left edge of a noun phrase from its pre-modifiers (det, adjectives, compounds, possessors)."""
     start = tok.i
     for child in tok.lefts:
-        if child.dep_ == "compound" and (child.pos_ == "PRON" or child.ent_type_ in ("TIME", "DATE")):
+        if child.dep_ in ("compound", "advmod") and (child.pos_ == "PRON" or child.ent_type_ in ("TIME", "DATE")):
             continue  # "called him Dastan" tagged as one name; "One morning Llywelyn"
         if child.dep_ in ("det", "amod", "compound", "poss", "nummod", "nmod", "advmod", "case"):
             start = min(start, child.left_edge.i)
