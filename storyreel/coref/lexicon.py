@@ -101,6 +101,7 @@ KIND = {
     **dict.fromkeys("crocodile croc alligator gator".split(), "crocodile"),
     **dict.fromkeys("baby babe infant newborn child boy".split(), "baby"),
     **dict.fromkeys("dwarf gnome".split(), "dwarf"),
+    **dict.fromkeys("giant giantess ogre ogress troll cyclops".split(), "giant"),  # "an ogre" ... "the giant"
     **dict.fromkeys("rabbit hare bunny".split(), "rabbit"),
     **dict.fromkeys("bull ox cow".split(), "cattle"),
     **dict.fromkeys("king khan emperor sultan shah tsar czar pharaoh rajah raja emir ruler monarch sovereign lord "

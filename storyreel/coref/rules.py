@@ -256,6 +256,10 @@ class RulesEngine(CorefEngine):
             for i in range(bisect.bisect_left(starts, line.start), bisect.bisect_left(starts, line.end)):
                 quote[i] = block
         mentions = self._mentions(doc, quote)
+        self._quote, self._by_block = quote, {}
+        for m in mentions:
+            if m.block:
+                self._by_block.setdefault(m.block, []).append(m)
         return self._cluster(doc, mentions, quote, speakers)
 
     def _mentions_of(self, doc: Any, e: _Entity) -> list[Mention]:
@@ -1080,15 +1084,27 @@ class RulesEngine(CorefEngine):
             return None
         return e
 
+    def _called_in_quote(self, m: _Mention, sent: Any) -> set[int]:
+        """Whom the quotation that ``m`` says (as the subject of "asked", "said" in its sentence) calls by name:
+        '"Mother, why ...?" she asked': the speaker is not the mother."""
+        tok = self._toks[m.head]
+        if m.in_quote or tok.dep_ != "nsubj" or tok.head.lemma_ not in lx.SPEECH_LEMMAS:
+            return set()
+        start = self._toks[sent.start - 1].sent.start if sent.start > 0 else 0  # the quotation may end a sentence before
+        blocks = {self._quote[i] for i in range(start, sent.end) if self._quote[i]}
+        return {x.entity for b in blocks for x in self._by_block.get(b, ()) if x.entity is not None
+                and x.type in ("name", "description") and self._vocative(self._toks[0].doc, x)}  # fmt: skip
+
     def _match_pronoun(self, doc: Any, m: _Mention, entities: list[_Entity],
                        speaker: _Entity | None = None) -> _Entity | None:  # fmt: skip
         toks = _tokens(doc)
         sent = toks[m.head].sent
         before = toks[sent.start - 1].sent.start if sent.start > 0 else 0
+        called = self._called_in_quote(m, sent)
 
         def fits(e: _Entity) -> bool:
-            if e is speaker:
-                return False  # in a script line, "him" is never the one speaking
+            if e is speaker or e.id in called:
+                return False  # in a script line, "him" is never the one speaking; nor '"Mother, ...," she asked' Mother
             if m.gender == "n":  # "it" is a character only for a creature the story has made one, or that just acted
                 return e.creature and (bool(e.names) or sum(x.type == "description" for x in e.mentions) >= 2
                                        or any(x.subject and before <= x.head or sent.start <= x.head
