@@ -228,6 +228,7 @@ class RulesEngine(CorefEngine):
     generic_window = 80  # tokens within which "the man" is the man just mentioned
     w_unknown_sex = 2.0  # lost by an unnamed candidate of unknown sex for "he" or "she"
     you_window = 250  # tokens over which a quoted "you" stays the same person
+    w_introduced = 3.0  # for a sentence's opening "he": someone named for the first time in the sentence before
 
     def find_characters(self, text: str, doc: Any, lines: Sequence[Line] = ()) -> list[Character]:
         self._text = text  # the parse's text (spaCy joins its tokens' text at each ``doc.text``)
@@ -1124,6 +1125,9 @@ class RulesEngine(CorefEngine):
         verb = _verb_of(toks[m.head]) if toks[m.head].dep_ in ("dobj", "pobj", "iobj", "dative") else None
         subjects = _subjects(verb) if verb is not None and not m.lemma.endswith(("self", "selves")) else set()
         objects = _object_names(toks[m.head])  # "The hero struck the Sun": not the Sun
+        here = toks[m.head]
+        new_here = toks[sent_start - 1].sent.start if (  # a sentence's first word, "he": the one just brought in?
+            m.type == "pronoun" and here.dep_ == "nsubj" and sent_start > 0 and here.i - sent_start <= 1) else None
         for e in entities:
             if not e.mentions or m.head - e.mentions[-1].head > 400:
                 continue  # long out of view
@@ -1161,6 +1165,8 @@ class RulesEngine(CorefEngine):
                 score -= 3.0  # a creature is "it" until the story says otherwise
             elif m.type == "pronoun" and m.gender in ("m", "f") and e.gender is None and not e.names:
                 score -= self.w_unknown_sex  # "her" is rather the woman than "a hunter" of unknown sex
+            if new_here is not None and prior[0].head >= new_here and any(x.type == "name" for x in prior):
+                score += self.w_introduced  # "... made a wild man called Enkidu. He lived among the gazelles"
             if bonus is not None:
                 score += bonus(e)
             if score > best_score:
