@@ -1108,8 +1108,7 @@ class RulesEngine(CorefEngine):
                 return False  # in a script line, "him" is never the one speaking; nor '"Mother, ...," she asked' Mother
             if m.gender == "n":  # "it" is a character only for a creature the story has made one, or that just acted
                 return e.creature and (bool(e.names) or sum(x.type == "description" for x in e.mentions) >= 2
-                                       or any(x.subject and before <= x.head or sent.start <= x.head
-                                              for x in e.mentions))  # fmt: skip
+                                       or any(before <= x.head for x in e.mentions))  # fmt: skip
             if m.gender in ("m", "f"):
                 return e.gender in (None, m.gender) and not (e.creature and e.gender is None and not e.names)
             return True
