@@ -120,7 +120,8 @@ def test_the_name_is_the_most_informative_mention():
 # Tales with hand-written constraints (tests/data/tales, and the shared development tales when present): scored
 # as ../shared/data/tales-dev/score.py scores `storyreel characters --json`, in-process to keep the suite quick.
 TALES = [ROOT / "tests" / "data" / "tales", ROOT.parent / "shared" / "data" / "tales-dev"]
-FLOORS = {"tales": 0.85, "tales-dev": 0.94}  # measured 0.87 (349 constraints) and 0.96 (85) on 2026-11-29
+# measured 0.80 (28 tales, 649 constraints; the 12 added on 2026-11-29 met 0.55 when added) and 0.965 (85)
+FLOORS = {"tales": 0.79, "tales-dev": 0.95}
 
 
 def _constraints_met(folder):
@@ -209,3 +210,59 @@ def test_characters_json_lists_minor_clusters_flagged(tmp_path, cli):
     minor = [c for c in data["characters"] if c["minor"]]
     assert [c["name"] for c in data["characters"] if not c["minor"]] == ["Mira"]
     assert minor and all(s["characters"] == ["mira"] or "mira" in s["characters"] for s in data["scenes"])
+
+
+def _owner(text, chars, phrase):
+    """The id of the character whose mention covers ``phrase`` (its first occurrence) best, as score.py decides."""
+    i = text.index(phrase)
+    j = i + len(phrase)
+    best, key = None, None
+    for c in chars:
+        for m in c.mentions:
+            overlap = min(j, m.end) - max(i, m.start)
+            k = (overlap, -abs((m.end - m.start) - (j - i)))
+            if overlap > 0 and (key is None or k > key):
+                best, key = c.id, k
+    return best
+
+
+# (a tale, a phrase, another phrase, whether a reader takes them for one character): one per thing the finder knows
+PAIRS = [
+    ("Narrator: Anansi, the spider, climbed up to the sky god. | a spider\n"
+     "Anansi: My wife Aso will help me. | a spider and his wife\n"
+     "Narrator: On his wife's advice, the trickster told the python a lie. | a spider and a python\n",
+     "Anansi, the", "the trickster", True),  # an epithet of a named animal
+    ("Narrator: Maui caught the Sun in his ropes. | a young man and the sun\n"
+     "Sun: Why do you beat me, little man? | the sun wincing\n",
+     "Maui caught", "little man", True),  # whom a script line calls so is not its speaker
+    ("Narrator: Maui caught the Sun in his ropes. | a young man and the sun\n"
+     "Sun: Why do you beat me, little man? | the sun wincing\n",
+     "beat me", "little man", False),
+    ("Maui lived by the sea. Maui was the youngest son of Taranga. His brothers laughed, but the youngest brother "
+     "plaited ropes.",
+     "Maui was", "the youngest brother", True),  # the youngest son is the youngest brother
+    ("The Sun rose, and his burning head caught in the noose. The hero leapt out and struck the Sun.",
+     "The Sun rose", "The hero", False),  # nobody is the object of their own act
+    ("The great bird found a boy on the rock. The great bird called him Dastan, and he grew into a tall youth.",
+     "a boy", "Dastan", True),  # "called him Dastan": the boy named
+    ("Puss ran ahead to the castle of an ogre. The giant laughed and became a lion.",
+     "an ogre", "The giant", True),  # the castle of an ogre; ogres are giants
+    ("Llywelyn the Great, a prince of Wales, owned a hound. Llywelyn rode out hunting.",
+     "Llywelyn the Great", "Llywelyn rode", True),
+    ("Pele, the goddess of fire, quarrelled with her sister Namaka, the goddess of the sea. "
+     "Wherever Pele dug a pit, the sea goddess sent waves.", "Namaka", "the sea goddess", True),
+    ("The elder, a greedy man called Nolbu, took the land. The younger, whose name was Heungbu, got a hut. "
+     "A swallow fell under Heungbu's roof. The kind man bound its leg.", "Heungbu", "The kind man", True),
+    ("The elder, a greedy man called Nolbu, took the land. The younger, whose name was Heungbu, got a hut.",
+     "The younger", "Heungbu", True),  # whose name was X
+    ('Her mother sang by the fire. "Mother, why do you sing?" she asked.',
+     "Her mother", "she asked", False),  # the one a quotation calls by name does not say it
+]
+
+
+@pytest.mark.parametrize(("text", "a", "b", "same"), PAIRS)
+def test_a_reader_takes_these_for_one_character_or_two(text, a, b, same):
+    _, chars = analyse(text, minor=True)
+    oa, ob = _owner(text, chars, a), _owner(text, chars, b)
+    assert oa is not None and ob is not None, ([(c.id, [m.text for m in c.mentions]) for c in chars])
+    assert (oa == ob) == same, ([(c.id, [m.text for m in c.mentions]) for c in chars])

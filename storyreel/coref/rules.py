@@ -1164,7 +1164,8 @@ class RulesEngine(CorefEngine):
                 score -= 3.0  # a creature is "it" until the story says otherwise
             elif m.type == "pronoun" and m.gender in ("m", "f") and e.gender is None and not e.names:
                 score -= self.w_unknown_sex  # "her" is rather the woman than "a hunter" of unknown sex
-            if new_here is not None and prior[0].head >= new_here and any(x.type == "name" for x in prior):
+            if new_here is not None and prior[0].head >= new_here and any(x.type == "name" for x in prior) and not (
+                    e.creature and e.gender is None):
                 score += self.w_introduced  # "... made a wild man called Enkidu. He lived among the gazelles"
             if bonus is not None:
                 score += bonus(e)
