@@ -124,6 +124,19 @@ TALES = [ROOT / "tests" / "data" / "tales", ROOT.parent / "shared" / "data" / "t
 FLOORS = {"tales": 0.79, "tales-dev": 0.95}
 
 
+def _owner(text, chars, phrase):
+    """The id of the character whose mention covers ``phrase`` (its first occurrence) best, as score.py decides."""
+    i = text.index(phrase)
+    j = i + len(phrase)
+    best, key = None, None
+    for c in chars:
+        for m in c.mentions:
+            overlap = min(j, m.end) - max(i, m.start)
+            k = (overlap, -abs((m.end - m.start) - (j - i)))
+            if overlap > 0 and (key is None or k > key):
+                best, key = c.id, k
+    return best
+
 def _constraints_met(folder):
     met = total = 0
     failed = []
@@ -133,16 +146,7 @@ def _constraints_met(folder):
         scenes, chars = analyse(text, minor=True)
 
         def owner(phrase, text=text, chars=chars):
-            i = text.index(phrase)
-            j = i + len(phrase)
-            best, key = None, None
-            for c in chars:
-                for m in c.mentions:
-                    overlap = min(j, m.end) - max(i, m.start)
-                    k = (overlap, -abs((m.end - m.start) - (j - i)))
-                    if overlap > 0 and (key is None or k > key):
-                        best, key = c.id, k
-            return best
+            return _owner(text, chars, phrase)
 
         checks = [any(n.lower() in c.name.lower() or any(n.lower() in m.text.lower() for m in c.mentions)
                       for c in chars) for n in spec["characters_expected"]]  # fmt: skip
@@ -211,19 +215,6 @@ def test_characters_json_lists_minor_clusters_flagged(tmp_path, cli):
     assert [c["name"] for c in data["characters"] if not c["minor"]] == ["Mira"]
     assert minor and all(s["characters"] == ["mira"] or "mira" in s["characters"] for s in data["scenes"])
 
-
-def _owner(text, chars, phrase):
-    """The id of the character whose mention covers ``phrase`` (its first occurrence) best, as score.py decides."""
-    i = text.index(phrase)
-    j = i + len(phrase)
-    best, key = None, None
-    for c in chars:
-        for m in c.mentions:
-            overlap = min(j, m.end) - max(i, m.start)
-            k = (overlap, -abs((m.end - m.start) - (j - i)))
-            if overlap > 0 and (key is None or k > key):
-                best, key = c.id, k
-    return best
 
 
 # (a tale, a phrase, another phrase, whether a reader takes them for one character): one per thing the finder knows
