@@ -356,7 +356,8 @@ class RulesEngine(CorefEngine):
         """Nouns the story makes someone, though no word list knows them: the subject of what only someone does
         ("a kookaburra laughed", "the Moon wept", "the weary Sun begged")."""
         introduced = {t.head.lemma_.lower() for t in doc if t.lower_ in ("a", "an") and t.dep_ == "det"}
-        acting = {t.lemma_.lower() for t in doc if t.dep_ in ("nsubj", "nsubjpass", "appos", "vocative")}
+        acting = {t.lemma_.lower() for t in doc if t.dep_ in ("nsubj", "nsubjpass", "appos", "vocative") or (
+            t.dep_ == "pobj" and t.head.lower_ == "to" and t.head.head.lemma_ in lx.TO_SOMEONE)}  # "called to the Wind"
         personified = {t.lemma_.lower() for t in doc if t.lemma_.lower() in lx.NATURE and t.text[:1].isupper()
                        and not t.is_sent_start and t.lemma_.lower() in acting}  # "the Sun", "the North Wind" acting
         return {t.lemma_.lower() for t in doc if t.pos_ in ("NOUN", "PROPN") and t.dep_ in ("nsubj", "nsubjpass")
