@@ -1110,8 +1110,10 @@ class RulesEngine(CorefEngine):
             if m.gender == "n":  # "it" is a character only for a creature the story has made one, or that just acted
                 return e.creature and (bool(e.names) or sum(x.type == "description" for x in e.mentions) >= 2
                                        or any(before <= x.head for x in e.mentions))  # fmt: skip
-            if m.gender in ("m", "f"):
-                return e.gender in (None, m.gender) and not (e.creature and e.gender is None and not e.names)
+            if m.gender in ("m", "f"):  # an unnamed animal is "it", unless it acts in this very sentence ("A
+                # kookaburra told her funniest stories")
+                return e.gender in (None, m.gender) and not (e.creature and e.gender is None and not e.names and not any(
+                    x.subject and sent.start <= x.head < m.head for x in e.mentions))
             return True
 
         return self._salient(doc, m, entities, fits)
