@@ -102,6 +102,7 @@ KIND = {
     **dict.fromkeys("baby babe infant newborn child boy".split(), "baby"),
     **dict.fromkeys("dwarf gnome".split(), "dwarf"),
     **dict.fromkeys("giant giantess ogre ogress troll cyclops".split(), "giant"),  # "an ogre" ... "the giant"
+    **dict.fromkeys("messenger envoy herald emissary courier".split(), "messenger"),
     **dict.fromkeys("rabbit hare bunny".split(), "rabbit"),
     **dict.fromkeys("bull ox cow".split(), "cattle"),
     **dict.fromkeys("king khan emperor sultan shah tsar czar pharaoh rajah raja emir ruler monarch sovereign lord "
@@ -326,3 +327,4 @@ BAD_NOUNS = set("miser villain tyrant traitor scoundrel rogue wretch usurper".sp
 EPITHETS |= {"miser", "usurper", "newcomer", "visitor", "intruder", "guardian"}
 FEMALE_ANIMALS = set("lioness tigress vixen mare hen doe ewe sow cow filly jenny nanny".split())
 INFANTS = set("child baby babe infant newborn toddler".split())
+SMALL = {"tiny", "little", "small", "wee"}  # a tiny man is a dwarf; a tiny woman, in tales, a dwarf too

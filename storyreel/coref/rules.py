@@ -686,6 +686,8 @@ class RulesEngine(CorefEngine):
                 e.nouns.update(c.lemma_.lower() for c in tok.lefts  # "a wolf pup": a wolf; "the monkey king"
                                if c.dep_ == "compound" and c.lemma_.lower() in lx.CREATURE_NOUNS)  # fmt: skip
                 e.kinds.update(lx.KIND.get(n, n) for n in e.nouns)
+                if m.lemma in lx.GENERIC_PERSON and any(c.lower_ in lx.SMALL for c in tok.lefts):
+                    e.kinds.add("dwarf")  # "a tiny old man" ... "the dwarf"
                 e.age = e.age or self._age(tok) or ("old" if m.lemma in lx.PARENTS else None)
                 e.ranks |= _ranks(tok)
                 e.traits |= _traits(tok)
