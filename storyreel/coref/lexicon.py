@@ -328,3 +328,4 @@ EPITHETS |= {"miser", "usurper", "newcomer", "visitor", "intruder", "guardian"}
 FEMALE_ANIMALS = set("lioness tigress vixen mare hen doe ewe sow cow filly jenny nanny".split())
 INFANTS = set("child baby babe infant newborn toddler".split())
 SMALL = {"tiny", "little", "small", "wee"}  # a tiny man is a dwarf; a tiny woman, in tales, a dwarf too
+SIBLING_GROUPS = set("children child boy girl son daughter twin brother sister sibling kid".split())  # lemmas

@@ -79,6 +79,7 @@ class _Entity:
     ranks: set[str] = field(default_factory=set)  # "youngest", "eldest": the one of the family so called
     traits: set[str] = field(default_factory=set)  # "good", "bad": what its descriptions say it is like
     mods: set[str] = field(default_factory=set)  # the nouns its descriptions are of: "the goddess of fire" {"fire"}
+    siblings: set[int] = field(default_factory=set)  # "his two children, Hansel and Gretel": each the other's
 
     def last_tok(self) -> int:
         return self.mentions[-1].head if self.mentions else -1
@@ -726,6 +727,7 @@ class RulesEngine(CorefEngine):
             if m.type == "name":
                 e = self._match_name(m, entities) or self._named_now(m, entities)
                 attach(m, e or new(m))
+                self._note_siblings(m, entities, by_token)
                 for noun in self._descriptors(doc, m):
                     e2 = entities[m.entity]  # type: ignore[index]
                     e2.nouns.add(noun)
@@ -896,10 +898,28 @@ class RulesEngine(CorefEngine):
         dst.ranks |= src.ranks
         dst.traits |= src.traits
         dst.mods |= src.mods
+        dst.siblings |= src.siblings
 
     @staticmethod
     def _agree(m: _Mention, e: _Entity) -> bool:
         return e.number == m.number and (m.gender is None or e.gender in (None, m.gender))
+
+    def _note_siblings(self, m: _Mention, entities: list[_Entity], by_token: dict[int, _Mention]) -> None:
+        """Names joined by "and" as what a family's children are called ("his two children, Hansel and Gretel",
+        "named the boys Romulus and Remus") are brother and sister: later "her brother" is the other one."""
+        tok = self._toks[m.head]
+        if tok.dep_ != "conj" or tok.head.i not in by_token:
+            return
+        first = tok.head
+        group = first.head if first.dep_ in ("appos", "oprd") else None
+        if group is not None and first.dep_ == "oprd":  # "named the boys X and Y": the object named
+            group = next((c for c in group.children if c.dep_ == "dobj"), None)
+        if group is None or group.lemma_.lower() not in lx.SIBLING_GROUPS:
+            return
+        a, b = entities[by_token[first.i].entity], entities[m.entity]  # type: ignore[index]
+        if a is not b:
+            a.siblings.add(b.id)
+            b.siblings.add(a.id)
 
     def _named_now(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
         """The one we knew without a name, named now with the noun it went by: "the cat" ... "the cat Puss"."""
@@ -991,6 +1011,11 @@ class RulesEngine(CorefEngine):
             e = self._kin(doc, m, entities, entities[owner])
             if e is not None:
                 return e
+        if owner is not None and key in lx.SIBLINGS:  # "his brother" of one of "Hansel and Gretel"
+            sib = [entities[i] for i in sorted(entities[owner].siblings) if entities[i].mentions
+                   and entities[i].gender in (None, m.gender)]  # fmt: skip
+            if len(sib) == 1:
+                return sib[0]
         if key in lx.PARENTS and m.number == "sg":  # "the mother wept", "their father": a wife, or a parent
             married = self._married(entities) | {i for e in entities for noun in lx.CHILDREN
                                                  for i in e.owners.get(noun, set())}
