@@ -1138,9 +1138,10 @@ class RulesEngine(CorefEngine):
                 return e.creature and (bool(e.names) or sum(x.type == "description" for x in e.mentions) >= 2
                                        or any(before <= x.head for x in e.mentions))  # fmt: skip
             if m.gender in ("m", "f"):  # an unnamed animal is "it", unless it acts in this very sentence ("A
-                # kookaburra told her funniest stories")
-                return e.gender in (None, m.gender) and not (e.creature and e.gender is None and not e.names and not any(
-                    x.subject and sent.start <= x.head < m.head for x in e.mentions))
+                # kookaburra told her funniest stories"; not "the bird called him")
+                return e.gender in (None, m.gender) and not (e.creature and e.gender is None and not e.names and not (
+                    toks[m.head].dep_ in ("poss", "nsubj") and any(x.subject and sent.start <= x.head < m.head
+                                                                   for x in e.mentions)))  # fmt: skip
             return True
 
         return self._salient(doc, m, entities, fits)
