@@ -7,6 +7,7 @@ The public API (what the CLI and the studio call)::
     storyreel.make("story.md", "out/story.mp4")
 """
 
+import logging as _logging
 import os as _os
 
 # OpenCV reads its log level once, when cv2 is imported (stages.video, render.motion): without this a picture it
@@ -33,6 +34,10 @@ from .store.db import Project
 from .types import Character, ImageRequest, Mention, Prompt, Scene, Speech, Story, WordTiming
 
 __version__ = "0.1.0"
+
+# a library's log lines go where its user sends them (`storyreel worker` prints them); unconfigured, Python would
+# print each failed batch's warning to stderr beside the one-line error that already sums them up
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "BackendError", "Cancelled", "Character", "ImageRequest", "InputError", "Mention", "ModelNotFoundError",

@@ -59,7 +59,8 @@ def progress_bars():
 
 # shared options --------------------------------------------------------------------------------------------
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder (project.db + media/).")]
-BackendOpt = Annotated[str | None, typer.Option(help="Image backend: auto (diffusers when its model is here, else sketch), diffusers or sketch. (default: auto)")]
+BackendOpt = Annotated[str | None, typer.Option(help="Image backend: auto (diffusers when its model is here, else sketch), diffusers, sketch, or a1111 (an AUTOMATIC1111 web UI, with --backend-url). (default: auto)")]
+BackendUrlOpt = Annotated[str | None, typer.Option("--backend-url", help="The server of --backend a1111, e.g. http://127.0.0.1:7860 (started with --api). A password goes in STORYREEL_A1111_AUTH=user:password or in the URL; it is never stored.")]
 ModelOpt = Annotated[str | None, typer.Option(help="Model: a diffusers folder, a .safetensors file or a hub id. (default: stabilityai/sd-turbo)")]
 ScenesOpt = Annotated[int | None, typer.Option("--scenes", help="Exactly this many scenes. (default: a scene per sentence, short ones joined)")]
 CandOpt = Annotated[int | None, typer.Option("--candidates", "-k", help="Candidate images per scene. (default: 1)")]
@@ -94,7 +95,8 @@ def make(
     story: Annotated[Path, typer.Argument(help="The story: a UTF-8 text or Markdown file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The video to write (.mp4).")],
     project: Annotated[Path | None, typer.Option("--project", "-p", help="Project folder (default: OUT.storyreel).")] = None,
-    backend: BackendOpt = None, model: ModelOpt = None, scenes: ScenesOpt = None, candidates: CandOpt = None,
+    backend: BackendOpt = None, backend_url: BackendUrlOpt = None, model: ModelOpt = None, scenes: ScenesOpt = None,
+    candidates: CandOpt = None,
     seed: SeedOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None,
     style: StyleOpt = None, negative: NegativeOpt = None, aspect: AspectOpt = None, tts: TTSOpt = None,
     voice: VoiceOpt = None, speed: SpeedOpt = None, music: MusicOpt = None, music_volume: MusicVolOpt = None,
@@ -105,7 +107,7 @@ def make(
     """Everything in one go: story in, narrated video and .srt out (each scene shows its first candidate)."""
     opts = Options(backend, model, scenes, candidates, seed, steps, guidance, size, style, negative, aspect, tts,
                    voice, speed, music, music_volume, coref, captions, caption_size, motion, transitions,
-                   language)  # fmt: skip
+                   language, backend_url)  # fmt: skip
     with progress_bars() as (on_progress, on_log):
         result = pipeline.make(story, output, project, opts, progress=on_progress, log=on_log, replace=replace,
                                overwrite=force, yes=yes)  # fmt: skip
@@ -289,16 +291,17 @@ def prompt(
 @app.command()
 def generate(
     project: Annotated[Path, typer.Argument(help="The project folder.")],
-    backend: BackendOpt = None, model: ModelOpt = None, candidates: CandOpt = None, seed: SeedOpt = None,
-    steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None, style: StyleOpt = None,
+    backend: BackendOpt = None, backend_url: BackendUrlOpt = None, model: ModelOpt = None,
+    candidates: CandOpt = None, seed: SeedOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None, style: StyleOpt = None,
     negative: NegativeOpt = None, aspect: AspectOpt = None,
     scene: Annotated[list[str] | None, typer.Option("--scene", help="Only these scenes (number or id).")] = None,
     yes: YesOpt = False,
 ) -> None:  # fmt: skip
     """Generate the missing candidate images of every scene (or of --scene N)."""
     _require_project(project)
-    proj, opts = _project_opts(project, backend=backend, model=model, candidates=candidates, seed=seed, steps=steps,
-                               guidance=guidance, size=size, style=style, negative=negative, aspect=aspect)  # fmt: skip
+    proj, opts = _project_opts(project, backend=backend, backend_url=backend_url, model=model, candidates=candidates,
+                               seed=seed, steps=steps, guidance=guidance, size=size, style=style, negative=negative,
+                               aspect=aspect)  # fmt: skip
     only = [proj.scene(s) for s in scene] if scene else None
     pipeline.check_size(None, candidates, yes, only or proj.scenes())
     with progress_bars() as (on_progress, on_log):
@@ -338,13 +341,14 @@ def render(
     aspect: AspectOpt = None, tts: TTSOpt = None, voice: VoiceOpt = None, speed: SpeedOpt = None,
     music: MusicOpt = None, music_volume: MusicVolOpt = None, captions: CaptionsOpt = None,
     caption_size: CaptionSizeOpt = None, motion: MotionOpt = None, transitions: TransitionsOpt = None,
-    backend: BackendOpt = None, model: ModelOpt = None, force: ForceOpt = False,
+    backend: BackendOpt = None, backend_url: BackendUrlOpt = None, model: ModelOpt = None, force: ForceOpt = False,
 ) -> None:  # fmt: skip
     """Narrate and render the picked pictures to a video and an .srt."""
     _require_project(project)
     proj, opts = _project_opts(project, aspect=aspect, tts=tts, voice=voice, speed=speed, music=music,
                                music_volume=music_volume, captions=captions, caption_size=caption_size,
-                               motion=motion, transitions=transitions, backend=backend, model=model)  # fmt: skip
+                               motion=motion, transitions=transitions, backend=backend, backend_url=backend_url,
+                               model=model)  # fmt: skip
     with progress_bars() as (on_progress, on_log):
         result = pipeline.render(proj, output, opts, progress=on_progress, log=on_log, overwrite=force)
     err.print(f"[green]wrote[/green] {result.video} ({result.duration:.1f} s) and {result.srt.name}")

@@ -224,9 +224,9 @@ def lock(project: Project, scene_id: str, locked: bool, opts: dict[str, Any]) ->
 
 def shown_pictures(project: Project, opts: dict[str, Any]) -> dict[str, Any]:
     """The picture each scene shows in the video: its pick, else its first current candidate."""
-    from .pipeline import choose_backend
+    from .pipeline import backend_for
 
-    return current_picks(project, choose_backend(opts["backend"], opts.get("model")), opts)
+    return current_picks(project, backend_for(opts), opts)
 
 
 def more(project: Project, scene_id: str, k: int, opts: dict[str, Any], log: Log = _quiet) -> list[int]:

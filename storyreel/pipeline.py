@@ -52,7 +52,7 @@ Log = Callable[[str], None]
 class Options:
     """Everything a run can be told. None means: what the project has, else the default."""
 
-    backend: str | None = None  # diffusers | sketch | auto | a plugin's name
+    backend: str | None = None  # diffusers | sketch | auto | a1111 | a plugin's name
     model: str | None = None
     scenes: int | None = None
     candidates: int | None = None
@@ -74,11 +74,13 @@ class Options:
     motion: float | None = None
     transitions: bool | None = None
     language: str | None = None  # the story's language (ISO 639-1, e.g. "fr"); None: detected from the text
+    backend_url: str | None = None  # the server of an HTTP backend (a1111); never with its password once given
 
 
 DEFAULTS: dict[str, Any] = {
     "backend": "auto",
     "model": None,
+    "backend_url": None,
     "candidates": 1,
     "style": DEFAULT_STYLE,
     "negative": DEFAULT_NEGATIVE,
@@ -96,7 +98,7 @@ DEFAULTS: dict[str, Any] = {
     "language": None,
 }
 # options that, once given, the project remembers for the next command
-REMEMBERED = ("backend", "model", "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect",
+REMEMBERED = ("backend", "model", "backend_url", "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect",
               "tts", "voice", "speed", "music", "music_volume", "coref", "scenes", "captions", "caption_size",
               "motion", "transitions", "language")  # fmt: skip
 
@@ -121,7 +123,12 @@ def in_force(project: Project, given: dict[str, Any] | None = None) -> dict[str,
 
 
 def given_options(options: Options) -> dict[str, Any]:
-    return {k: v for k, v in vars(options).items() if v is not None}
+    given = {k: v for k, v in vars(options).items() if v is not None}
+    if given.get("backend_url"):  # the user name and password stay in this process, never in the project
+        from .backends.a1111 import public_url
+
+        given["backend_url"] = public_url(str(given["backend_url"]))
+    return given
 
 
 def merge_options(stored: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -168,8 +175,8 @@ def check_options(merged: dict[str, Any], given: dict[str, Any], project_path: P
     if {"tts", "voice", "speed", "language"} & set(given):
         engine = plugins.create("tts_engine", merged["tts"], voice=merged.get("voice"), speed=merged.get("speed"))
         engine.check()  # a voice that does not exist is found now, not after the pictures are made
-    if {"backend", "model"} & set(given):
-        choose_backend(merged["backend"], merged.get("model"))  # an unknown backend, a model not found
+    if {"backend", "model", "backend_url"} & set(given):
+        backend_for(merged)  # an unknown backend, a model not found, a server URL missing
     if given.get("music"):
         from .render.ffmpeg import check_audio
 
@@ -253,9 +260,14 @@ def prompts_for(project: Project, scenes: list[Scene], characters: list[Characte
 
 
 # 4: images -----------------------------------------------------------------------------------------------------
-def choose_backend(name: str, model: str | None, log: Log = _quiet) -> ImageBackend:
+def backend_for(opts: dict[str, Any], log: Log = _quiet) -> ImageBackend:
+    """The image backend the options in force ask for."""
+    return choose_backend(opts["backend"], opts.get("model"), log, url=opts.get("backend_url"))
+
+
+def choose_backend(name: str, model: str | None, log: Log = _quiet, url: str | None = None) -> ImageBackend:
     """The image backend; ``auto`` takes diffusers when its weights are here, else sketch, and says why. A model
-    asked for by name must be there, even for ``auto``."""
+    asked for by name must be there, even for ``auto``. ``url``: the server of an HTTP backend."""
     if name == "auto":
         from .backends.diffusers_local import DEFAULT_MODEL, weights_available
 
@@ -268,6 +280,8 @@ def choose_backend(name: str, model: str | None, log: Log = _quiet) -> ImageBack
         else:
             log(f"backend auto: using sketch, because {why}")
             name = "sketch"
+    if url:
+        return plugins.create("image_backend", name, model=model, url=url)
     return plugins.create("image_backend", name, model=model)
 
 
@@ -293,7 +307,7 @@ def queue_candidates(project: Project, opts: dict[str, Any], scenes: list[Scene]
     left as they are. Returns the jobs' ids; what is queued or made already is not queued again."""
     if project.story_text() is None:
         raise InputError(f"{project.path} has no story yet: run `storyreel new STORY.txt --project {project.path}`")
-    backend = backend or choose_backend(opts["backend"], opts.get("model"), log)
+    backend = backend or backend_for(opts, log)
     scenes = scenes if scenes is not None else project.scenes()
     characters = project.characters()
     prompts = prompts_for(project, scenes, characters, opts, log)
@@ -309,11 +323,12 @@ def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | Non
     the studio; another worker on the project shares the work). Returns the backend and how many it made."""
     from .executors.inprocess import Worker
 
-    backend = backend or choose_backend(opts["backend"], opts.get("model"), log)
+    backend = backend or backend_for(opts, log)
     mine: list[int] = []
     ids = queue_candidates(project, opts, scenes, backend, log=log, fresh=mine)
     ids += queue.enqueue(project, missing_pick_jobs(project, scenes or project.scenes(), backend, log), mine)
-    worker = Worker(backends={(backend.name, backend.location or backend.model_id): backend}, should_stop=should_stop)
+    key = (backend.name, backend.location or backend.model_id) + ((backend.url,) if getattr(backend, "url", None) else ())
+    worker = Worker(backends={key: backend}, should_stop=should_stop)
     try:
         ended = worker.drain(project, ids, progress=lambda d, t: progress("images", d, t))
     except BaseException:
@@ -379,7 +394,7 @@ def queue_portraits(project: Project, opts: dict[str, Any], character_id: str, n
     if not 1 <= n <= 16:
         raise InputError(f"ask for 1 to 16 portraits, not {n}")
     found = find_character(project, character_id)
-    backend = choose_backend(opts["backend"], opts.get("model"), log)
+    backend = backend_for(opts, log)
     return queue.enqueue(project, image_jobs("portrait", found.id, backend,
                                              portrait_requests(project, opts, found, backend, n), priority))  # fmt: skip
 
@@ -388,7 +403,7 @@ def current_portraits(project: Project, opts: dict[str, Any], character: Charact
                       backend: ImageBackend | None = None) -> list[CandidateRow | None]:  # fmt: skip
     from .stages.images import request_key
 
-    backend = backend or choose_backend(opts["backend"], opts.get("model"))
+    backend = backend or backend_for(opts)
     reqs = portrait_requests(project, opts, character, backend, n)
     return [project.portrait_for(character.id, request_key(backend, r)) for r in reqs]
 
@@ -425,7 +440,7 @@ def render(project: Project, output: Path, opts: dict[str, Any], backend: ImageB
 def _render(project: Project, output: Path, opts: dict[str, Any], backend: ImageBackend | None,
             progress: Progress, log: Log, should_stop: Callable[[], bool] | None,
             overwrite: bool) -> RenderResult:  # fmt: skip
-    backend = backend or choose_backend(opts["backend"], opts.get("model"), log)
+    backend = backend or backend_for(opts, log)
     picks = current_picks(project, backend, opts)
     scenes = project.scenes()
     gone = [s for s in scenes if s.id in picks and not project.media.path(picks[s.id].media).exists()]
@@ -664,7 +679,7 @@ def make(story_path: str | Path, output: str | Path, project_dir: str | Path | N
     try:
         with removed_unless_stored(project, existing is None, folder_existed):
             opts = resolve(project, options or Options())
-            backend = choose_backend(opts["backend"], opts.get("model"), log)  # a missing model stops us here
+            backend = backend_for(opts, log)  # a missing model stops us here
             # 2. scenes and characters
             progress("story", 0, 1)
             scenes, characters = update_story(project, text, opts, log=log)

@@ -400,6 +400,21 @@ def test_settings_go_back_to_the_model_defaults_and_a_bad_value_stores_nothing(t
     assert project.settings().get("size") is None and project.settings()["steps"] is None  # nothing stored
 
 
+def test_settings_take_an_a1111_server_without_its_password(tale):
+    project = Project(tale)
+    at = studio("settings")
+    at.selectbox(key="backend").set_value("a1111")
+    at.button(key="save_settings").click().run()  # no server given: an error box, nothing stored
+    assert not at.exception and any("--backend-url" in e.value for e in at.error)
+    assert project.settings()["backend"] == "sketch"
+    at.text_input(key="backend_url").set_value("http://ana:pw123@127.0.0.1:7860/")
+    at.button(key="save_settings").click().run()
+    ok(at)
+    assert (project.settings()["backend"], project.settings()["backend_url"]) == ("a1111", "http://127.0.0.1:7860")
+    assert not [f for f in tale.rglob("*") if f.is_file() and b"pw123" in f.read_bytes()]  # the database, its WAL
+    assert any("a1111 at http://127.0.0.1:7860" in s.value for s in at.success)
+
+
 def test_two_tabs_do_not_overwrite_each_other(tale):
     project = Project(tale)
     mira = _char(project, "Mira")

@@ -75,11 +75,11 @@ class _Heartbeat(threading.Thread):
 class Worker:
     """Makes the queue's jobs. ``backends`` may hold backends already made, by (name, model)."""
 
-    def __init__(self, batch_size: int = 16, backends: dict[tuple[str, str | None], ImageBackend] | None = None,
+    def __init__(self, batch_size: int = 16, backends: dict[tuple[str | None, ...], ImageBackend] | None = None,
                  name: str | None = None, should_stop: Callable[[], bool] | None = None) -> None:  # fmt: skip
         self.id = name or q.new_worker_id()
         self.batch_size = batch_size
-        self.backends: dict[tuple[str, str | None], ImageBackend] = dict(backends or {})
+        self.backends: dict[tuple[str | None, ...], ImageBackend] = dict(backends or {})
         self.stopping = threading.Event()
         self.should_stop = should_stop
         self.made = 0  # images this worker stored
@@ -117,19 +117,20 @@ class Worker:
     def _should_stop(self, beat: _Heartbeat) -> Callable[[], bool]:
         return lambda: beat.cancelled.is_set() or self.stopping.is_set() or bool(self.should_stop and self.should_stop())
 
-    def backend(self, name: str, model: str | None) -> ImageBackend:
+    def backend(self, name: str, model: str | None, url: str | None = None) -> ImageBackend:
         """The backend, loaded once and kept; loading another model lets the previous one go (GPU memory)."""
-        key = (name, model)
+        key = (name, model, url) if url else (name, model)
         if key not in self.backends:
             for other in [k for k in self.backends if k[0] == name]:
                 del self.backends[other]
             _free_accelerator_memory()
-            self.backends[key] = plugins.create("image_backend", name, model=model)
+            extra = {"url": url} if url else {}
+            self.backends[key] = plugins.create("image_backend", name, model=model, **extra)
         return self.backends[key]
 
     def _images(self, project: Project, batch: list[q.Job], beat: _Heartbeat) -> None:
         spec = batch[0].spec
-        backend = self.backend(spec["backend"], spec.get("model"))
+        backend = self.backend(spec["backend"], spec.get("model"), spec.get("url"))
         requests = [request_from_spec(j.spec["request"]) for j in batch]
 
         def on_progress(fraction: float) -> None:

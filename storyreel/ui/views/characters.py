@@ -141,7 +141,7 @@ def body(project) -> None:
     scenes = project.scenes()
     common.progress_panel({c.id: c.name for c in chars}, kinds=("portrait",), noun="portraits")
     try:
-        backend = pipeline.choose_backend(opts["backend"], opts.get("model"))  # once for every card's portraits
+        backend = pipeline.backend_for(opts)  # once for every card's portraits
     except StoryreelError as err:
         st.error(f"{err} (change it on the Settings page)")
         backend = None

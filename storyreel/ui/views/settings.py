@@ -14,6 +14,7 @@ BACKEND_HELP = {
     "auto": "diffusers when the model's weights are here, else sketch cards",
     "diffusers": "Stable Diffusion in this process (a model folder, a .safetensors file or a hub id)",
     "sketch": "storyboard cards: check timing, narration and captions without a model",
+    "a1111": "your AUTOMATIC1111 or Forge web UI, started with --api (give its address below)",
 }
 
 
@@ -24,16 +25,22 @@ def apply_preset(style_key: str) -> None:
 
 
 def save(project, backend: str, model: str, candidates: int, steps: int | None, guidance: float | None,
-         size: str, seed: int, style: str, negative: str) -> None:  # fmt: skip
+         size: str, seed: int, style: str, negative: str, backend_url: str = "") -> None:  # fmt: skip
     """Check everything first (a missing model, a bad size say so and nothing is stored), then store it."""
     given = dict(backend=backend, model=model.strip() or None, candidates=int(candidates), steps=steps,
                  guidance=guidance, size=size.strip() or None, seed=int(seed), style=style, negative=negative)  # fmt: skip
+    if backend_url.strip():  # kept without a password (STORYREEL_A1111_AUTH gives it to the worker)
+        from storyreel.backends.a1111 import public_url
+
+        given["backend_url"] = public_url(backend_url)
+    else:
+        given["backend_url"] = None
     trial = {**common.options(project), **given}
     if trial["model"] and trial["backend"] == "auto":  # a model asked for by name must be there, even for auto
         from storyreel.backends.diffusers_local import locate
 
         locate(trial["model"])
-    pipeline.image_settings(pipeline.choose_backend(trial["backend"], trial["model"]), trial)
+    pipeline.image_settings(pipeline.backend_for(trial), trial)
     with project.tx():  # all or nothing
         common.save_options(project, **{k: v for k, v in given.items() if v is not None})
         project.set_settings(**{k: None for k, v in given.items() if v is None})  # back to the default
@@ -44,7 +51,7 @@ def save_form(project, style_key: str) -> None:
     steps = int(ss["steps"]) or None
     guidance = None if float(ss["guidance"]) < 0 else float(ss["guidance"])
     save(project, ss["backend"], ss["model"], ss["candidates"], steps, guidance, ss["size"], ss["seed"],
-         ss[style_key], ss["negative_text"])
+         ss[style_key], ss["negative_text"], ss.get("backend_url", ""))
 
 
 def body(project) -> None:
@@ -60,6 +67,10 @@ def body(project) -> None:
                     format_func=lambda n: f"{n}: {BACKEND_HELP[n]}" if n in BACKEND_HELP else n)  # fmt: skip
         b.text_input("Model", value=opts.get("model") or "", key="model",
                      placeholder="a diffusers folder, a .safetensors file, or a hub id like stabilityai/sd-turbo")  # fmt: skip
+        st.text_input("Server (a1111)", value=opts.get("backend_url") or "", key="backend_url",
+                      placeholder="http://127.0.0.1:7860",
+                      help="The AUTOMATIC1111 web UI's address. A password: start the studio with "
+                           "STORYREEL_A1111_AUTH=user:password set; it is never stored.")  # fmt: skip
         c, d, e, f = st.columns(4)
         c.number_input("Candidates per scene", 1, 32, min(32, int(opts.get("candidates") or common.STUDIO_CANDIDATES)),
                        key="candidates")  # fmt: skip
@@ -78,7 +89,7 @@ def body(project) -> None:
         st.form_submit_button("Save settings", type="primary", key="save_settings",
                               on_click=common.action(save_form, style_key, done="settings saved"))  # fmt: skip
     try:
-        used = pipeline.choose_backend(opts["backend"], opts.get("model"))
+        used = pipeline.backend_for(opts)
         s = pipeline.image_settings(used, opts)
         st.success(f"Pictures come from {used.describe()}: {s.candidates} a scene, {s.width}x{s.height}, "
                    f"{s.steps} steps, guidance {s.guidance}.")  # fmt: skip

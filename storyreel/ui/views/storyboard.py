@@ -176,7 +176,7 @@ def body(project) -> None:
         st.info("No scenes yet: write or paste the story on the **Story** page and press **Split**.")
         return
     try:
-        backend = pipeline.choose_backend(opts["backend"], opts.get("model"))
+        backend = pipeline.backend_for(opts)
         settings = pipeline.image_settings(backend, opts)
     except StoryreelError as err:
         st.error(f"{err} (change it on the Settings page)")

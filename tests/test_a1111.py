@@ -1,0 +1,228 @@
+"""The a1111 backend against a local server that answers as AUTOMATIC1111's API does (started with --api), and
+checks what storyreel sends: prompts, seeds, batch, sizes, model, the password; and the failures a user meets."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from PIL import Image
+
+from storyreel.backends.a1111 import A1111Backend
+from storyreel.errors import BackendError, Cancelled, InputError
+from storyreel.store.db import Project
+from storyreel.types import ImageRequest
+
+STORY = """# The fox and the crow
+
+A black crow named Corvo sat in an oak with a piece of cheese.
+A red fox named Rusty praised her voice until she sang and dropped the cheese.
+"""
+
+
+def colour(seed: int) -> tuple[int, int, int]:
+    return (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256)
+
+
+class FakeA1111:
+    """AUTOMATIC1111's /sdapi/v1 endpoints, as a real server answers them, on 127.0.0.1."""
+
+    def __init__(self, auth: tuple[str, str] | None = None) -> None:
+        self.auth = auth
+        self.calls: list[tuple[str, str, dict, dict]] = []  # method, path, headers, JSON body
+        self.fail: tuple[int, str] | None = None
+        self.seed_shift = 0  # a server whose scripts change the seeds
+        self.slow = 0.0
+        self.interrupted = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _reply(self, code: int, data: object) -> None:
+                raw = json.dumps(data).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _handle(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+                path = self.path.split("?")[0]
+                fake.calls.append((method, path, dict(self.headers), body))
+                if fake.auth:
+                    want = "Basic " + base64.b64encode(":".join(fake.auth).encode()).decode()
+                    if self.headers.get("Authorization") != want:
+                        return self._reply(401, {"detail": "Not authenticated"})
+                if path == "/sdapi/v1/progress":
+                    return self._reply(200, {"progress": 0.5, "eta_relative": 1.0, "state": {}})
+                if path == "/sdapi/v1/interrupt":
+                    fake.interrupted.set()
+                    return self._reply(200, {})
+                if path == "/sdapi/v1/sd-models":
+                    return self._reply(200, [{"title": "v1-5-pruned.safetensors [6ce0161689]",
+                                              "model_name": "v1-5-pruned"},
+                                             {"title": "dreamshaper_8.safetensors [879db523c3]",
+                                              "model_name": "dreamshaper_8"}])  # fmt: skip
+                if path == "/sdapi/v1/txt2img" and method == "POST":
+                    if fake.fail:
+                        return self._reply(fake.fail[0], {"error": "RuntimeError", "detail": fake.fail[1]})
+                    end = time.monotonic() + fake.slow
+                    while time.monotonic() < end and not fake.interrupted.is_set():
+                        time.sleep(0.05)
+                    n = body["batch_size"] * body["n_iter"]
+                    seeds = [body["seed"] + i + fake.seed_shift for i in range(n)]
+                    images = []
+                    for s in seeds:
+                        buf = io.BytesIO()
+                        Image.new("RGB", (body["width"], body["height"]), colour(s)).save(buf, "PNG")
+                        images.append(base64.b64encode(buf.getvalue()).decode())
+                    info = {"all_seeds": seeds, "seed": seeds[0], "all_prompts": [body["prompt"]] * n}
+                    return self._reply(200, {"images": images, "parameters": body, "info": json.dumps(info)})
+                return self._reply(404, {"detail": "Not Found"})
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._handle("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._handle("POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def txt2img(self) -> list[dict]:
+        return [body for method, path, _, body in self.calls if path == "/sdapi/v1/txt2img"]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def server():
+    fake = FakeA1111()
+    yield fake
+    fake.close()
+
+
+def _req(seed: int, prompt: str = "a crow", size: tuple[int, int] = (64, 96)) -> ImageRequest:
+    return ImageRequest(prompt, "blurry", seed, 20, 7.0, size[0], size[1])
+
+
+def test_make_with_a1111_sends_each_scene_as_one_batch_and_keeps_the_password_out(tmp_path):
+    fake = FakeA1111(auth=("ana", "s3cret-pw"))
+    try:
+        story = tmp_path / "fox.md"
+        story.write_text(STORY, encoding="utf-8")
+        url = fake.url.replace("http://", "http://ana:s3cret-pw@")
+        run = run_cli("make", story, "-o", tmp_path / "fox.mp4", "--backend", "a1111", "--backend-url", url,
+                      "--model", "dreamshaper_8.safetensors [879db523c3]", "--candidates", "2", "--seed", "7",
+                      "--size", "64x112", "--steps", "12", "--guidance", "6.5", "--style", "(storybook:1.2), <lora:ink:0.8>",
+                      "--aspect", "1:1", "--speed", "450")  # fmt: skip
+        assert run.code == 0, run.stderr
+        calls = fake.txt2img()
+        assert len(calls) == 2  # one call per scene: its two candidates are one batch
+        for body in calls:
+            assert (body["seed"], body["batch_size"], body["n_iter"]) == (7, 2, 1)
+            assert (body["width"], body["height"], body["steps"], body["cfg_scale"]) == (64, 112, 12, 6.5)
+            assert body["prompt"].startswith("(storybook:1.2), <lora:ink:0.8>")  # A1111's own syntax, untouched
+            assert body["negative_prompt"]
+            assert body["override_settings"] == {"sd_model_checkpoint": "dreamshaper_8.safetensors [879db523c3]"}
+        assert "Corvo" in calls[0]["prompt"] or "crow" in calls[0]["prompt"]
+        assert "fox" in calls[1]["prompt"].lower()
+        # the password went to the server, and nowhere else
+        assert all(headers.get("Authorization") for _, _, headers, _ in fake.calls)
+        project = tmp_path / "fox.storyreel"
+        assert Project(project).settings()["backend_url"] == fake.url
+        for path in [*project.rglob("*"), tmp_path / "fox.srt"]:
+            if path.is_file():
+                assert b"s3cret-pw" not in path.read_bytes(), path
+        assert "s3cret-pw" not in run.stderr + run.stdout
+        cands = Project(project).candidates()
+        assert sorted(c.seed for c in cands) == [7, 7, 8, 8]
+        assert {c.backend for c in cands} == {"a1111"}
+        # the server's pictures are the candidates: each seed's colour, as the server drew it
+        for c in cands:
+            pixel = np.asarray(Image.open(Project(project).media.path(c.media)).convert("RGB"))[5, 5]
+            assert tuple(int(v) for v in pixel) == colour(c.seed)
+    finally:
+        fake.close()
+
+
+def test_a_server_that_asks_for_a_password_says_where_to_put_it(tmp_path, monkeypatch):
+    fake = FakeA1111(auth=("ana", "pw"))
+    try:
+        monkeypatch.delenv("STORYREEL_A1111_AUTH", raising=False)
+        with pytest.raises(BackendError, match="STORYREEL_A1111_AUTH"):
+            A1111Backend(url=fake.url + "/").generate([_req(1)])
+        monkeypatch.setenv("STORYREEL_A1111_AUTH", "ana:pw")
+        assert len(A1111Backend(url=fake.url).generate([_req(1)])) == 1
+    finally:
+        fake.close()
+
+
+def test_requests_are_batched_only_when_one_call_makes_them(server):
+    backend = A1111Backend(url=server.url)
+    reqs = [_req(5), _req(6), _req(9), _req(10, "a fox"), _req(11, "a fox"), _req(12, "a fox", (64, 64))]
+    images = backend.generate(reqs)
+    assert [(b["seed"], b["batch_size"], b["prompt"]) for b in server.txt2img()] == [
+        (5, 2, "a crow"), (9, 1, "a crow"), (10, 2, "a fox"), (12, 1, "a fox")]  # fmt: skip
+    assert [im.getpixel((0, 0)) for im in images] == [colour(r.seed) for r in reqs]
+    assert images[-1].size == (64, 64)
+
+
+def test_failures_are_one_line_errors(server, tmp_path):
+    server.fail = (500, "CUDA out of memory. Tried to allocate 2.00 GiB")
+    with pytest.raises(BackendError, match=r"failed \(500\): CUDA out of memory"):
+        A1111Backend(url=server.url).generate([_req(1)])
+    server.fail = None
+    server.seed_shift = 3  # an extension that picks its own seeds
+    with pytest.raises(BackendError, match="overrides the seed"):
+        A1111Backend(url=server.url).generate([_req(1)])
+    with pytest.raises(InputError, match="needs --backend-url"):
+        A1111Backend()
+    with pytest.raises(InputError, match="not an http"):
+        A1111Backend(url="ftp://example.org")
+    # a server that is not there: the CLI says so in one line, exit 1, and makes nothing
+    story = tmp_path / "fox.md"
+    story.write_text(STORY, encoding="utf-8")
+    run = run_cli("generate", tmp_path / "p", "--backend", "a1111")
+    assert run.code == 1 and "Traceback" not in run.stderr
+    assert run_cli("new", story, "--project", tmp_path / "p").code == 0
+    run = run_cli("generate", tmp_path / "p", "--backend", "a1111")
+    assert run.code == 1 and "needs --backend-url" in run.stderr and "Traceback" not in run.stderr
+    run = run_cli("generate", tmp_path / "p", "--backend", "a1111", "--backend-url", "http://127.0.0.1:9")
+    assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        "error: 2 of 2 images could not be made: cannot reach the AUTOMATIC1111 server at http://127.0.0.1:9 "
+        "(ConnectError): start the web UI with --api, or check --backend-url")  # fmt: skip
+    assert "failed" not in run.stderr  # the one line says it all: no worker log beside it
+
+
+def test_stop_interrupts_the_server(server):
+    server.slow = 10.0
+    backend = A1111Backend(url=server.url)
+    seen: list[float] = []
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        backend.generate([_req(1), _req(2)], progress=seen.append, should_stop=lambda: time.monotonic() - t0 > 1.2)
+    assert server.interrupted.is_set()
+    assert time.monotonic() - t0 < 8  # the server was asked to stop; no waiting for the whole batch
+    assert seen and 0 < seen[0] < 1  # the server's progress reached the caller while it worked
+
+
+def test_models_are_the_servers(server):
+    assert A1111Backend(url=server.url).models() == ["v1-5-pruned.safetensors [6ce0161689]",
+                                                     "dreamshaper_8.safetensors [879db523c3]"]  # fmt: skip
+
