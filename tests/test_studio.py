@@ -407,12 +407,37 @@ def test_settings_take_an_a1111_server_without_its_password(tale):
     at.button(key="save_settings").click().run()  # no server given: an error box, nothing stored
     assert not at.exception and any("--backend-url" in e.value for e in at.error)
     assert project.settings()["backend"] == "sketch"
-    at.text_input(key="backend_url").set_value("http://ana:pw123@127.0.0.1:7860/")
-    at.button(key="save_settings").click().run()
-    ok(at)
-    assert (project.settings()["backend"], project.settings()["backend_url"]) == ("a1111", "http://127.0.0.1:7860")
-    assert not [f for f in tale.rglob("*") if f.is_file() and b"pw123" in f.read_bytes()]  # the database, its WAL
-    assert any("a1111 at http://127.0.0.1:7860" in s.value for s in at.success)
+    from test_a1111 import FakeA1111
+
+    fake = FakeA1111()
+    try:
+        at.text_input(key="backend_url").set_value(fake.url.replace("http://", "http://ana:pw123@") + "/")
+        at.button(key="save_settings").click().run()
+        ok(at)
+        assert (project.settings()["backend"], project.settings()["backend_url"]) == ("a1111", fake.url)
+        assert not [f for f in tale.rglob("*") if f.is_file() and b"pw123" in f.read_bytes()]  # the database, its WAL
+        assert any(f"a1111 at {fake.url}" in s.value for s in at.success)
+    finally:
+        fake.close()
+
+
+def test_settings_list_the_a1111_servers_checkpoints(tale):
+    from test_a1111 import FakeA1111
+
+    project = Project(tale)
+    fake = FakeA1111()
+    try:
+        project.set_settings(backend="a1111", backend_url=fake.url)
+        at = studio("settings")
+        box = at.selectbox(key="a1111_model")
+        assert box.options == ["v1-5-pruned.safetensors [6ce0161689]", "dreamshaper_8.safetensors [879db523c3]"]
+        box.set_value("dreamshaper_8.safetensors [879db523c3]").run()
+        ok(at)
+        assert project.settings()["model"] == "dreamshaper_8.safetensors [879db523c3]"
+    finally:
+        fake.close()
+    at = studio("settings")  # the server is gone: an error box that says so, the page still works
+    assert not at.exception and any("cannot reach the AUTOMATIC1111 server" in e.value for e in at.error)
 
 
 def test_two_tabs_do_not_overwrite_each_other(tale):

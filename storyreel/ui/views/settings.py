@@ -97,8 +97,25 @@ def body(project) -> None:
             from storyreel.backends.diffusers_local import DEFAULT_MODEL, weights_available
 
             st.info(f"Using sketch cards because {weights_available(opts.get('model') or DEFAULT_MODEL)[1]}")
+        if used.name == "a1111":
+            server_models(used, opts.get("model"))
     except StoryreelError as err:
         st.error(str(err))
+
+
+def use_model(project, key: str) -> None:
+    common.save_options(project, model=st.session_state[key])
+
+
+def server_models(backend, model: str | None) -> None:
+    """The checkpoints the AUTOMATIC1111 server has, to pick one (its drop-down, here)."""
+    names = backend.models()  # a server that does not answer says so in the error box
+    if not names:
+        st.warning(f"The server at {backend.url} has no checkpoints: put one in its models/Stable-diffusion folder.")
+        return
+    st.selectbox("The server's checkpoints", names, index=names.index(model) if model in names else None,
+                 key="a1111_model", placeholder="the one loaded on the server",
+                 on_change=common.action(use_model, "a1111_model", done="model chosen"))  # fmt: skip
 
 
 common.page("Settings", body)
