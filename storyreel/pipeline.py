@@ -125,7 +125,7 @@ def in_force(project: Project, given: dict[str, Any] | None = None) -> dict[str,
 def given_options(options: Options) -> dict[str, Any]:
     given = {k: v for k, v in vars(options).items() if v is not None}
     if given.get("backend_url"):  # the user name and password stay in this process, never in the project
-        from .backends.a1111 import public_url
+        from .backends.http import public_url
 
         given["backend_url"] = public_url(str(given["backend_url"]))
     return given

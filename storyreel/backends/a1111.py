@@ -19,57 +19,21 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import BackendError, Cancelled, InputError
 from ..types import ImageRequest
 from .base import Defaults, ImageBackend, Progress, ShouldStop
+from .http import Server, public_url
 
 AUTH_ENV = "STORYREEL_A1111_AUTH"
 SAMPLER = "Euler a"
 POLL_S = 0.5
-TIMEOUT_S = 600.0  # a batch of big pictures on a slow GPU takes minutes
 
 _locks: dict[str, threading.Lock] = {}  # one request at a time per server
-_passwords: dict[str, tuple[str, str]] = {}  # public URL -> (user, password) given in a URL, this process only
 _guard = threading.Lock()
-
-
-def public_url(url: str) -> str:
-    """The URL without a user name and password (what may be stored and shown); the pair is kept in this process."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"--backend-url {public_url_text(url)!r} is not an http(s) URL: give one like "
-                         "http://127.0.0.1:7860")  # fmt: skip
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    clean = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
-    if parts.username:
-        with _guard:
-            _passwords[clean] = (parts.username, parts.password or "")
-    return clean
-
-
-def public_url_text(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for an error message."""
-    parts = urlsplit(url.strip())
-    if not parts.password:
-        return url.strip()
-    return url.strip().replace(f":{parts.password}@", ":***@", 1)
-
-
-def _auth(url: str) -> tuple[str, str] | None:
-    with _guard:
-        if url in _passwords:
-            return _passwords[url]
-    given = os.environ.get(AUTH_ENV, "")
-    if given:
-        user, _, password = given.partition(":")
-        return user, password
-    return None
 
 
 class A1111Backend(ImageBackend):
@@ -83,7 +47,7 @@ class A1111Backend(ImageBackend):
         self.model = model or None
         self.model_id = model or "a1111"
         self.location = model
-        self._client: Any = None
+        self.server = Server(self.url, "AUTOMATIC1111", AUTH_ENV, "start the web UI with --api, or check --backend-url")
 
     def describe(self) -> str:
         return f"a1111 at {self.url}" + (f" ({self.model})" if self.model else "")
@@ -91,40 +55,8 @@ class A1111Backend(ImageBackend):
     def defaults(self) -> Defaults:
         return Defaults(steps=25, guidance=7.0, width=512, height=896, native=512)
 
-    # HTTP --------------------------------------------------------------------------------------------------
-    def client(self) -> Any:
-        if self._client is None:
-            import httpx
-
-            auth = _auth(self.url)
-            self._client = httpx.Client(base_url=self.url, auth=httpx.BasicAuth(*auth) if auth else None,
-                                        timeout=httpx.Timeout(TIMEOUT_S, connect=10.0))  # fmt: skip
-        return self._client
-
     def _call(self, method: str, path: str, **kw: Any) -> Any:
-        import httpx
-
-        try:
-            reply = self.client().request(method, path, **kw)
-        except httpx.TimeoutException:
-            raise BackendError(f"the AUTOMATIC1111 server at {self.url} did not answer in time: is it busy or "
-                               "stuck? Try again, or restart it") from None  # fmt: skip
-        except httpx.TransportError as err:
-            raise BackendError(f"cannot reach the AUTOMATIC1111 server at {self.url} ({type(err).__name__}): start "
-                               "the web UI with --api, or check --backend-url") from None  # fmt: skip
-        if reply.status_code == 401:
-            raise BackendError(f"the AUTOMATIC1111 server at {self.url} asks for a user name and password (--api-auth):"
-                               f" set {AUTH_ENV}=user:password, or give them in the URL")  # fmt: skip
-        if reply.status_code == 404:
-            raise BackendError(f"the server at {self.url} has no {path}: start the AUTOMATIC1111 web UI with --api")
-        if reply.status_code >= 400:
-            raise BackendError(f"the AUTOMATIC1111 server at {self.url} failed ({reply.status_code}): "
-                               f"{_detail(reply)}")  # fmt: skip
-        try:
-            return reply.json()
-        except ValueError:
-            raise BackendError(f"the AUTOMATIC1111 server at {self.url} sent something that is not JSON for {path}: "
-                               "is --backend-url the web UI's address?") from None  # fmt: skip
+        return self.server.call(method, path, **kw)
 
     def models(self) -> list[str]:
         """The server's checkpoints, as its model drop-down names them."""
@@ -255,14 +187,3 @@ def _seeds(reply: dict[str, Any], url: str) -> list[int]:
         raise BackendError(f"the AUTOMATIC1111 server at {url} did not say the pictures' seeds (info.all_seeds): "
                            "is it an AUTOMATIC1111 or Forge web UI?") from None  # fmt: skip
 
-
-def _detail(reply: Any) -> str:
-    try:
-        data = reply.json()
-    except ValueError:
-        return " ".join(reply.text.split())[:200] or reply.reason_phrase
-    if isinstance(data, dict):
-        for key in ("detail", "error", "errors", "message"):
-            if data.get(key):
-                return " ".join(str(data[key]).split())[:200]
-    return " ".join(str(data).split())[:200]

@@ -30,7 +30,7 @@ def save(project, backend: str, model: str, candidates: int, steps: int | None, 
     given = dict(backend=backend, model=model.strip() or None, candidates=int(candidates), steps=steps,
                  guidance=guidance, size=size.strip() or None, seed=int(seed), style=style, negative=negative)  # fmt: skip
     if backend_url.strip():  # kept without a password (STORYREEL_A1111_AUTH gives it to the worker)
-        from storyreel.backends.a1111 import public_url
+        from storyreel.backends.http import public_url
 
         given["backend_url"] = public_url(backend_url)
     else:

@@ -1,0 +1,120 @@
+"""What the HTTP image backends share: the server's URL (kept without its password), the password (from the URL,
+kept in this process's memory only, or from an environment variable), and HTTP failures as one-line errors."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import BackendError, InputError
+
+TIMEOUT_S = 600.0  # a batch of big pictures on a slow GPU takes minutes
+
+_passwords: dict[str, tuple[str, str]] = {}  # public URL -> (user, password) given in a URL, this process only
+_guard = threading.Lock()
+
+
+def public_url(url: str) -> str:
+    """The URL without a user name and password (what may be stored and shown); the pair is kept in this process."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"--backend-url {public_url_text(url)!r} is not an http(s) URL: give one like "
+                         "http://127.0.0.1:7860")  # fmt: skip
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    clean = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+    if parts.username:
+        with _guard:
+            _passwords[clean] = (parts.username, parts.password or "")
+    return clean
+
+
+def public_url_text(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for an error message."""
+    parts = urlsplit(url.strip())
+    if not parts.password:
+        return url.strip()
+    return url.strip().replace(f":{parts.password}@", ":***@", 1)
+
+
+def credentials(url: str, env: str) -> tuple[str, str] | None:
+    """The user name and password for ``url``: given in its URL, else ``$env`` as ``user:password``."""
+    with _guard:
+        if url in _passwords:
+            return _passwords[url]
+    given = os.environ.get(env, "")
+    if given:
+        user, _, password = given.partition(":")
+        return user, password
+    return None
+
+
+class Server:
+    """An HTTP server of pictures: ``call`` returns the reply's JSON (or bytes), or raises a one-line BackendError
+    that names the server and says what to do."""
+
+    def __init__(self, url: str, label: str, auth_env: str, hint: str) -> None:
+        self.url, self.label, self.auth_env, self.hint = url, label, auth_env, hint
+        self._client: Any = None
+
+    def client(self) -> Any:
+        if self._client is None:
+            import httpx
+
+            auth = credentials(self.url, self.auth_env)
+            self._client = httpx.Client(base_url=self.url, auth=httpx.BasicAuth(*auth) if auth else None,
+                                        timeout=httpx.Timeout(TIMEOUT_S, connect=10.0))  # fmt: skip
+        return self._client
+
+    def headers(self) -> dict[str, str]:
+        """The Authorization header, for a connection httpx does not make (a websocket)."""
+        import base64
+
+        auth = credentials(self.url, self.auth_env)
+        return {"Authorization": "Basic " + base64.b64encode(":".join(auth).encode()).decode()} if auth else {}
+
+    def call(self, method: str, path: str, raw: bool = False, **kw: Any) -> Any:
+        import httpx
+
+        name = f"the {self.label} server at {self.url}"
+        try:
+            reply = self.client().request(method, path, **kw)
+        except httpx.TimeoutException:
+            raise BackendError(f"{name} did not answer in time: is it busy or stuck? Try again, or restart it") from None
+        except httpx.TransportError as err:
+            raise BackendError(f"cannot reach {name} ({type(err).__name__}): {self.hint}") from None
+        if reply.status_code == 401:
+            raise BackendError(f"{name} asks for a user name and password: set {self.auth_env}=user:password, "
+                               "or give them in the URL")  # fmt: skip
+        if reply.status_code == 404:
+            raise BackendError(f"{name} has no {path}: {self.hint}")
+        if reply.status_code >= 400:
+            return self.refused(reply)
+        if raw:
+            return reply.content
+        try:
+            return reply.json()
+        except ValueError:
+            raise BackendError(f"{name} sent something that is not JSON for {path}: is --backend-url the "
+                               f"{self.label} server's address?") from None  # fmt: skip
+
+    def refused(self, reply: Any) -> Any:
+        """A reply of 400 or more: a backend may read the server's own account of what is wrong first."""
+        raise BackendError(f"the {self.label} server at {self.url} failed ({reply.status_code}): {detail(reply)}")
+
+
+def detail(reply: Any) -> str:
+    """The server's own words for a failed request, on one line."""
+    try:
+        data = reply.json()
+    except ValueError:
+        return " ".join(reply.text.split())[:200] or reply.reason_phrase
+    if isinstance(data, dict):
+        for key in ("detail", "error", "errors", "message"):
+            if data.get(key):
+                value = data[key]
+                if isinstance(value, dict) and value.get("message"):
+                    value = value["message"]
+                return " ".join(str(value).split())[:200]
+    return " ".join(str(data).split())[:200]
