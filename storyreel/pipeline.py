@@ -262,12 +262,13 @@ def prompts_for(project: Project, scenes: list[Scene], characters: list[Characte
 # 4: images -----------------------------------------------------------------------------------------------------
 def backend_for(opts: dict[str, Any], log: Log = _quiet) -> ImageBackend:
     """The image backend the options in force ask for."""
-    return choose_backend(opts["backend"], opts.get("model"), log, url=opts.get("backend_url"))
+    extra = {k: str(opts[o]) for k, o in (("url", "backend_url"), ("workflow", "workflow")) if opts.get(o)}
+    return choose_backend(opts["backend"], opts.get("model"), log, **extra)
 
 
-def choose_backend(name: str, model: str | None, log: Log = _quiet, url: str | None = None) -> ImageBackend:
+def choose_backend(name: str, model: str | None, log: Log = _quiet, **options: str) -> ImageBackend:
     """The image backend; ``auto`` takes diffusers when its weights are here, else sketch, and says why. A model
-    asked for by name must be there, even for ``auto``. ``url``: the server of an HTTP backend."""
+    asked for by name must be there, even for ``auto``. ``options``: an HTTP backend's ``url``, a ``workflow``."""
     if name == "auto":
         from .backends.diffusers_local import DEFAULT_MODEL, weights_available
 
@@ -280,9 +281,7 @@ def choose_backend(name: str, model: str | None, log: Log = _quiet, url: str | N
         else:
             log(f"backend auto: using sketch, because {why}")
             name = "sketch"
-    if url:
-        return plugins.create("image_backend", name, model=model, url=url)
-    return plugins.create("image_backend", name, model=model)
+    return plugins.create("image_backend", name, model=model, **options)
 
 
 def image_settings(backend: ImageBackend, opts: dict[str, Any]) -> ImageSettings:
@@ -327,8 +326,10 @@ def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | Non
     mine: list[int] = []
     ids = queue_candidates(project, opts, scenes, backend, log=log, fresh=mine)
     ids += queue.enqueue(project, missing_pick_jobs(project, scenes or project.scenes(), backend, log), mine)
-    key = (backend.name, backend.location or backend.model_id) + ((backend.url,) if getattr(backend, "url", None) else ())
-    worker = Worker(backends={key: backend}, should_stop=should_stop)
+    from .executors.inprocess import backend_key
+
+    worker = Worker(backends={backend_key(backend.name, backend.location or backend.model_id, backend.options): backend},
+                    should_stop=should_stop)  # fmt: skip
     try:
         ended = worker.drain(project, ids, progress=lambda d, t: progress("images", d, t))
     except BaseException:

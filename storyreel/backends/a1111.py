@@ -48,6 +48,7 @@ class A1111Backend(ImageBackend):
         self.model_id = model or "a1111"
         self.location = model
         self.server = Server(self.url, "AUTOMATIC1111", AUTH_ENV, "start the web UI with --api, or check --backend-url")
+        self.options = {"url": self.url}
 
     def describe(self) -> str:
         return f"a1111 at {self.url}" + (f" ({self.model})" if self.model else "")

@@ -31,6 +31,10 @@ class ImageBackend(ABC):
     #: what ``create(name, model=location)`` needs to make the same backend again, from any folder (None: model_id)
     location: str | None = None
 
+    #: what else ``create`` needs to make the same backend again (a server's URL, a workflow file); stored with the
+    #: queue's jobs, so never a password
+    options: dict[str, str] = {}  # noqa: RUF012 (read-only; a backend that has options sets its own)
+
     @abstractmethod
     def defaults(self) -> Defaults: ...
 

@@ -117,20 +117,19 @@ class Worker:
     def _should_stop(self, beat: _Heartbeat) -> Callable[[], bool]:
         return lambda: beat.cancelled.is_set() or self.stopping.is_set() or bool(self.should_stop and self.should_stop())
 
-    def backend(self, name: str, model: str | None, url: str | None = None) -> ImageBackend:
+    def backend(self, name: str, model: str | None, options: dict[str, str] | None = None) -> ImageBackend:
         """The backend, loaded once and kept; loading another model lets the previous one go (GPU memory)."""
-        key = (name, model, url) if url else (name, model)
+        key = backend_key(name, model, options)
         if key not in self.backends:
             for other in [k for k in self.backends if k[0] == name]:
                 del self.backends[other]
             _free_accelerator_memory()
-            extra = {"url": url} if url else {}
-            self.backends[key] = plugins.create("image_backend", name, model=model, **extra)
+            self.backends[key] = plugins.create("image_backend", name, model=model, **(options or {}))
         return self.backends[key]
 
     def _images(self, project: Project, batch: list[q.Job], beat: _Heartbeat) -> None:
         spec = batch[0].spec
-        backend = self.backend(spec["backend"], spec.get("model"), spec.get("url"))
+        backend = self.backend(spec["backend"], spec.get("model"), spec.get("options"))
         requests = [request_from_spec(j.spec["request"]) for j in batch]
 
         def on_progress(fraction: float) -> None:
@@ -197,6 +196,11 @@ class Worker:
                 open_projects.pop(path).close()  # deleted in the studio
             if not worked:
                 stop.wait(poll)
+
+
+def backend_key(name: str, model: str | None, options: dict[str, str] | None = None) -> tuple[str | None, ...]:
+    """Which loaded backend a job needs: its name, model and options (a server, a workflow)."""
+    return (name, model, *(f"{k}={v}" for k, v in sorted((options or {}).items())))
 
 
 def _free_accelerator_memory() -> None:

@@ -83,8 +83,8 @@ def image_jobs(kind: str, target: str, backend: ImageBackend, requests: list[Ima
         shared = input_key(backend.name, backend.model_id, req.steps, req.guidance, req.width, req.height)
         spec = {"backend": backend.name, "model": backend.location or backend.model_id, "model_id": backend.model_id,
                 "request": asdict(req)}  # fmt: skip
-        if getattr(backend, "url", None):
-            spec["url"] = backend.url  # an HTTP backend's server, without its password
+        if backend.options:
+            spec["options"] = dict(backend.options)  # an HTTP backend's server (never its password), a workflow
         out.append(NewJob(kind, target, request_key(backend, req), f"{kind}:{target}:{shared}", spec, slot, priority))
     return out
 
