@@ -59,8 +59,9 @@ def progress_bars():
 
 # shared options --------------------------------------------------------------------------------------------
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder (project.db + media/).")]
-BackendOpt = Annotated[str | None, typer.Option(help="Image backend: auto (diffusers when its model is here, else sketch), diffusers, sketch, or a1111 (an AUTOMATIC1111 web UI, with --backend-url). (default: auto)")]
-BackendUrlOpt = Annotated[str | None, typer.Option("--backend-url", help="The server of --backend a1111, e.g. http://127.0.0.1:7860 (started with --api). A password goes in STORYREEL_A1111_AUTH=user:password or in the URL; it is never stored.")]
+BackendOpt = Annotated[str | None, typer.Option(help="Image backend: auto (diffusers when its model is here, else sketch), diffusers, sketch, a1111 (an AUTOMATIC1111 web UI) or comfyui (a ComfyUI server), with --backend-url. (default: auto)")]
+BackendUrlOpt = Annotated[str | None, typer.Option("--backend-url", help="The server of --backend a1111 (e.g. http://127.0.0.1:7860, started with --api) or comfyui (e.g. http://127.0.0.1:8188). A password goes in STORYREEL_A1111_AUTH / STORYREEL_COMFYUI_AUTH=user:password or in the URL; it is never stored.")]
+WorkflowOpt = Annotated[Path | None, typer.Option("--workflow", help="For --backend comfyui: your workflow, saved with ComfyUI's Save (API), its inputs marked \"$prompt\", \"$seed\", \"$width\", \"$height\"... (see the README). (default: a plain text-to-image workflow)")]
 ModelOpt = Annotated[str | None, typer.Option(help="Model: a diffusers folder, a .safetensors file or a hub id. (default: stabilityai/sd-turbo)")]
 ScenesOpt = Annotated[int | None, typer.Option("--scenes", help="Exactly this many scenes. (default: a scene per sentence, short ones joined)")]
 CandOpt = Annotated[int | None, typer.Option("--candidates", "-k", help="Candidate images per scene. (default: 1)")]
@@ -95,8 +96,8 @@ def make(
     story: Annotated[Path, typer.Argument(help="The story: a UTF-8 text or Markdown file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The video to write (.mp4).")],
     project: Annotated[Path | None, typer.Option("--project", "-p", help="Project folder (default: OUT.storyreel).")] = None,
-    backend: BackendOpt = None, backend_url: BackendUrlOpt = None, model: ModelOpt = None, scenes: ScenesOpt = None,
-    candidates: CandOpt = None,
+    backend: BackendOpt = None, backend_url: BackendUrlOpt = None, workflow: WorkflowOpt = None,
+    model: ModelOpt = None, scenes: ScenesOpt = None, candidates: CandOpt = None,
     seed: SeedOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None,
     style: StyleOpt = None, negative: NegativeOpt = None, aspect: AspectOpt = None, tts: TTSOpt = None,
     voice: VoiceOpt = None, speed: SpeedOpt = None, music: MusicOpt = None, music_volume: MusicVolOpt = None,
@@ -107,7 +108,7 @@ def make(
     """Everything in one go: story in, narrated video and .srt out (each scene shows its first candidate)."""
     opts = Options(backend, model, scenes, candidates, seed, steps, guidance, size, style, negative, aspect, tts,
                    voice, speed, music, music_volume, coref, captions, caption_size, motion, transitions,
-                   language, backend_url)  # fmt: skip
+                   language, backend_url, str(workflow) if workflow else None)  # fmt: skip
     with progress_bars() as (on_progress, on_log):
         result = pipeline.make(story, output, project, opts, progress=on_progress, log=on_log, replace=replace,
                                overwrite=force, yes=yes)  # fmt: skip
@@ -291,15 +292,16 @@ def prompt(
 @app.command()
 def generate(
     project: Annotated[Path, typer.Argument(help="The project folder.")],
-    backend: BackendOpt = None, backend_url: BackendUrlOpt = None, model: ModelOpt = None,
-    candidates: CandOpt = None, seed: SeedOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None, style: StyleOpt = None,
+    backend: BackendOpt = None, backend_url: BackendUrlOpt = None, workflow: WorkflowOpt = None,
+    model: ModelOpt = None, candidates: CandOpt = None, seed: SeedOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None, style: StyleOpt = None,
     negative: NegativeOpt = None, aspect: AspectOpt = None,
     scene: Annotated[list[str] | None, typer.Option("--scene", help="Only these scenes (number or id).")] = None,
     yes: YesOpt = False,
 ) -> None:  # fmt: skip
     """Generate the missing candidate images of every scene (or of --scene N)."""
     _require_project(project)
-    proj, opts = _project_opts(project, backend=backend, backend_url=backend_url, model=model, candidates=candidates,
+    proj, opts = _project_opts(project, backend=backend, backend_url=backend_url,
+                               workflow=str(workflow) if workflow else None, model=model, candidates=candidates,
                                seed=seed, steps=steps, guidance=guidance, size=size, style=style, negative=negative,
                                aspect=aspect)  # fmt: skip
     only = [proj.scene(s) for s in scene] if scene else None

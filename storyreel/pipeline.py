@@ -75,12 +75,14 @@ class Options:
     transitions: bool | None = None
     language: str | None = None  # the story's language (ISO 639-1, e.g. "fr"); None: detected from the text
     backend_url: str | None = None  # the server of an HTTP backend (a1111); never with its password once given
+    workflow: str | None = None  # a ComfyUI workflow (API format) with marked inputs; None: the bundled one
 
 
 DEFAULTS: dict[str, Any] = {
     "backend": "auto",
     "model": None,
     "backend_url": None,
+    "workflow": None,
     "candidates": 1,
     "style": DEFAULT_STYLE,
     "negative": DEFAULT_NEGATIVE,
@@ -98,7 +100,7 @@ DEFAULTS: dict[str, Any] = {
     "language": None,
 }
 # options that, once given, the project remembers for the next command
-REMEMBERED = ("backend", "model", "backend_url", "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect",
+REMEMBERED = ("backend", "model", "backend_url", "workflow", "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect",
               "tts", "voice", "speed", "music", "music_volume", "coref", "scenes", "captions", "caption_size",
               "motion", "transitions", "language")  # fmt: skip
 
@@ -128,6 +130,8 @@ def given_options(options: Options) -> dict[str, Any]:
         from .backends.http import public_url
 
         given["backend_url"] = public_url(str(given["backend_url"]))
+    if given.get("workflow"):  # any folder the next command runs from
+        given["workflow"] = str(Path(str(given["workflow"])).expanduser().resolve())
     return given
 
 
@@ -175,7 +179,7 @@ def check_options(merged: dict[str, Any], given: dict[str, Any], project_path: P
     if {"tts", "voice", "speed", "language"} & set(given):
         engine = plugins.create("tts_engine", merged["tts"], voice=merged.get("voice"), speed=merged.get("speed"))
         engine.check()  # a voice that does not exist is found now, not after the pictures are made
-    if {"backend", "model", "backend_url"} & set(given):
+    if {"backend", "model", "backend_url", "workflow"} & set(given):
         backend_for(merged)  # an unknown backend, a model not found, a server URL missing
     if given.get("music"):
         from .render.ffmpeg import check_audio

@@ -50,6 +50,7 @@ def builtin(register: Registry) -> None:
     register.image_backend("diffusers", "storyreel.backends.diffusers_local:DiffusersBackend")
     register.image_backend("sketch", "storyreel.backends.sketch:SketchBackend")
     register.image_backend("a1111", "storyreel.backends.a1111:A1111Backend")
+    register.image_backend("comfyui", "storyreel.backends.comfyui:ComfyUIBackend")
     register.tts_engine("espeak", "storyreel.tts.espeak:EspeakEngine")
     register.tts_engine("piper", "storyreel.tts.piper:PiperEngine")
     register.coref_engine("rules", "storyreel.coref.rules:RulesEngine")

@@ -67,6 +67,17 @@ class Server:
                                         timeout=httpx.Timeout(TIMEOUT_S, connect=10.0))  # fmt: skip
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __del__(self) -> None:  # a backend let go (another model, the end of a test) closes its connections
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def headers(self) -> dict[str, str]:
         """The Authorization header, for a connection httpx does not make (a websocket)."""
         import base64

@@ -15,6 +15,7 @@ BACKEND_HELP = {
     "diffusers": "Stable Diffusion in this process (a model folder, a .safetensors file or a hub id)",
     "sketch": "storyboard cards: check timing, narration and captions without a model",
     "a1111": "your AUTOMATIC1111 or Forge web UI, started with --api (give its address below)",
+    "comfyui": "your ComfyUI server (give its address below; a workflow of your own: storyreel generate --workflow)",
 }
 
 
@@ -67,10 +68,10 @@ def body(project) -> None:
                     format_func=lambda n: f"{n}: {BACKEND_HELP[n]}" if n in BACKEND_HELP else n)  # fmt: skip
         b.text_input("Model", value=opts.get("model") or "", key="model",
                      placeholder="a diffusers folder, a .safetensors file, or a hub id like stabilityai/sd-turbo")  # fmt: skip
-        st.text_input("Server (a1111)", value=opts.get("backend_url") or "", key="backend_url",
-                      placeholder="http://127.0.0.1:7860",
-                      help="The AUTOMATIC1111 web UI's address. A password: start the studio with "
-                           "STORYREEL_A1111_AUTH=user:password set; it is never stored.")  # fmt: skip
+        st.text_input("Server (a1111, comfyui)", value=opts.get("backend_url") or "", key="backend_url",
+                      placeholder="http://127.0.0.1:7860 (AUTOMATIC1111), http://127.0.0.1:8188 (ComfyUI)",
+                      help="The server's address. A password: start the studio with STORYREEL_A1111_AUTH or "
+                           "STORYREEL_COMFYUI_AUTH=user:password set; it is never stored.")  # fmt: skip
         c, d, e, f = st.columns(4)
         c.number_input("Candidates per scene", 1, 32, min(32, int(opts.get("candidates") or common.STUDIO_CANDIDATES)),
                        key="candidates")  # fmt: skip
@@ -97,7 +98,7 @@ def body(project) -> None:
             from storyreel.backends.diffusers_local import DEFAULT_MODEL, weights_available
 
             st.info(f"Using sketch cards because {weights_available(opts.get('model') or DEFAULT_MODEL)[1]}")
-        if used.name == "a1111":
+        if used.name in ("a1111", "comfyui"):
             server_models(used, opts.get("model"))
     except StoryreelError as err:
         st.error(str(err))
@@ -108,10 +109,10 @@ def use_model(project, key: str) -> None:
 
 
 def server_models(backend, model: str | None) -> None:
-    """The checkpoints the AUTOMATIC1111 server has, to pick one (its drop-down, here)."""
+    """The checkpoints the server has, to pick one (its drop-down, here)."""
     names = backend.models()  # a server that does not answer says so in the error box
     if not names:
-        st.warning(f"The server at {backend.url} has no checkpoints: put one in its models/Stable-diffusion folder.")
+        st.warning(f"The server at {backend.url} has no checkpoints: put one in its models folder.")
         return
     st.selectbox("The server's checkpoints", names, index=names.index(model) if model in names else None,
                  key="a1111_model", placeholder="the one loaded on the server",
