@@ -60,7 +60,7 @@ def progress_bars():
 # shared options --------------------------------------------------------------------------------------------
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder (project.db + media/).")]
 BackendOpt = Annotated[str | None, typer.Option(help="Image backend: auto (diffusers when its model is here, else sketch), diffusers, sketch, a1111 (an AUTOMATIC1111 web UI) or comfyui (a ComfyUI server), with --backend-url. (default: auto)")]
-BackendUrlOpt = Annotated[str | None, typer.Option("--backend-url", help="The server of --backend a1111 (e.g. http://127.0.0.1:7860, started with --api) or comfyui (e.g. http://127.0.0.1:8188). A password goes in STORYREEL_A1111_AUTH / STORYREEL_COMFYUI_AUTH=user:password or in the URL; it is never stored.")]
+BackendUrlOpt = Annotated[list[str] | None, typer.Option("--backend-url", help="The server of --backend a1111 (e.g. http://127.0.0.1:7860, started with --api) or comfyui (e.g. http://127.0.0.1:8188); give it again for more servers: the pictures are shared among them. A password goes in STORYREEL_A1111_AUTH / STORYREEL_COMFYUI_AUTH=user:password or in the URL; it is never stored.")]
 WorkflowOpt = Annotated[Path | None, typer.Option("--workflow", help="For --backend comfyui: your workflow, saved with ComfyUI's Save (API), its inputs marked \"$prompt\", \"$seed\", \"$width\", \"$height\"... (see the README). (default: a plain text-to-image workflow)")]
 ModelOpt = Annotated[str | None, typer.Option(help="Model: a diffusers folder, a .safetensors file or a hub id. (default: stabilityai/sd-turbo)")]
 ScenesOpt = Annotated[int | None, typer.Option("--scenes", help="Exactly this many scenes. (default: a scene per sentence, short ones joined)")]

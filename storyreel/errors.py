@@ -6,6 +6,7 @@
     ├── ModelNotFoundError         Stable Diffusion weights are not where we looked
     │   └── HubUnreachableError    the model hub did not answer (offline, HF_HUB_OFFLINE=1, a timeout)
     ├── BackendError               an image backend failed while generating
+    │   └── ServerDown             an image server did not answer (its batch can go to another server)
     ├── TTSError                   a text-to-speech engine failed
     ├── RenderError                ffmpeg failed or is missing
     ├── StoreError                 the project folder cannot be read or written (disk full, read-only)
@@ -39,6 +40,10 @@ class HubUnreachableError(ModelNotFoundError):
 
 
 class BackendError(StoryreelError):
+    pass
+
+
+class ServerDown(BackendError):
     pass
 
 

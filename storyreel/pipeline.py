@@ -22,7 +22,7 @@ from typing import Any
 
 from . import plugins
 from .backends.base import ImageBackend
-from .errors import BackendError, Cancelled, InputError, ModelNotFoundError, StoreError, store_error
+from .errors import BackendError, Cancelled, InputError, ModelNotFoundError, ServerDown, StoreError, store_error
 from .stages.characters import apply_edits, attribute_scenes, find_characters
 from .stages.images import (
     ASPECTS,
@@ -74,7 +74,7 @@ class Options:
     motion: float | None = None
     transitions: bool | None = None
     language: str | None = None  # the story's language (ISO 639-1, e.g. "fr"); None: detected from the text
-    backend_url: str | None = None  # the server of an HTTP backend (a1111); never with its password once given
+    backend_url: str | list[str] | None = None  # an HTTP backend's server(s); never with a password once given
     workflow: str | None = None  # a ComfyUI workflow (API format) with marked inputs; None: the bundled one
 
 
@@ -129,7 +129,8 @@ def given_options(options: Options) -> dict[str, Any]:
     if given.get("backend_url"):  # the user name and password stay in this process, never in the project
         from .backends.http import public_url
 
-        given["backend_url"] = public_url(str(given["backend_url"]))
+        urls = [public_url(u) for u in server_urls(given)]
+        given["backend_url"] = urls[0] if len(urls) == 1 else urls
     if given.get("workflow"):  # any folder the next command runs from
         given["workflow"] = str(Path(str(given["workflow"])).expanduser().resolve())
     return given
@@ -264,9 +265,20 @@ def prompts_for(project: Project, scenes: list[Scene], characters: list[Characte
 
 
 # 4: images -----------------------------------------------------------------------------------------------------
-def backend_for(opts: dict[str, Any], log: Log = _quiet) -> ImageBackend:
-    """The image backend the options in force ask for."""
-    extra = {k: str(opts[o]) for k, o in (("url", "backend_url"), ("workflow", "workflow")) if opts.get(o)}
+def server_urls(opts: dict[str, Any]) -> list[str]:
+    """The servers of an HTTP backend: one or several (``--backend-url`` given more than once)."""
+    given = opts.get("backend_url")
+    if not given:
+        return []
+    return [str(u) for u in given] if isinstance(given, list | tuple) else [str(given)]
+
+
+def backend_for(opts: dict[str, Any], log: Log = _quiet, url: str | None = None) -> ImageBackend:
+    """The image backend the options in force ask for (on its first server, or on ``url``)."""
+    servers = server_urls(opts)
+    extra = {"url": url or servers[0]} if url or servers else {}
+    if opts.get("workflow"):
+        extra["workflow"] = str(opts["workflow"])
     return choose_backend(opts["backend"], opts.get("model"), log, **extra)
 
 
@@ -332,19 +344,64 @@ def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | Non
     ids += queue.enqueue(project, missing_pick_jobs(project, scenes or project.scenes(), backend, log), mine)
     from .executors.inprocess import backend_key
 
-    worker = Worker(backends={backend_key(backend.name, backend.location or backend.model_id, backend.options): backend},
-                    should_stop=should_stop)  # fmt: skip
+    key = backend_key(backend.name, backend.location or backend.model_id, backend.options)
+    servers = server_urls(opts) if backend.options.get("url") else []
     try:
-        ended = worker.drain(project, ids, progress=lambda d, t: progress("images", d, t))
+        if len(servers) > 1:  # each server a worker of its own on the same queue
+            workers = [Worker(backends={key: b}, should_stop=should_stop, hand_over=True)
+                       for b in [backend, *(backend_for(opts, log, url=u) for u in servers[1:])]]  # fmt: skip
+            ended = _drain_on_servers(project, ids, workers, progress, log)
+        else:
+            workers = [Worker(backends={key: backend}, should_stop=should_stop)]
+            ended = workers[0].drain(project, ids, progress=lambda d, t: progress("images", d, t))
     except BaseException:
         queue.cancel(project, ids=mine, running=False)  # what this run queued does not run on behind its back
         raise
+    made = sum(w.made for w in workers)
     failed = [j for j in ended if j.state == "failed"]
     if failed:
         raise BackendError(f"{len(failed)} of {len(ended)} images could not be made: {failed[0].error}")
     if any(j.state == "cancelled" for j in ended):
-        raise Cancelled(f"generation was cancelled; {worker.made} images were made: run the same command to go on")
-    return backend, worker.made
+        raise Cancelled(f"generation was cancelled; {made} images were made: run the same command to go on")
+    return backend, made
+
+
+def _drain_on_servers(project: Project, ids: list[int], workers: list[Any], progress: Progress,
+                      log: Log) -> list[Any]:  # fmt: skip
+    """Make the jobs with a worker per server, each kept busy from the shared queue; a server that stops answering
+    hands its batch back to the others. Says each server's share and speed."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def run(worker: Any) -> None:
+        own = Project(project.path, create=False)  # a database connection serves the thread that made it
+        try:
+            worker.drain(own, ids)
+        except BaseException as err:  # noqa: BLE001 (said in the calling thread)
+            errors.append(err)
+        finally:
+            own.close()
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in workers]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        current = queue.jobs(project, ids)
+        progress("images", sum(1 for j in current if j.state in queue.FINAL), len(current))
+        time.sleep(0.2)
+    if errors:
+        raise errors[0]
+    seconds = max(time.monotonic() - t0, 1e-6)
+    for w in workers:
+        server = next(iter(w.backends.values())).options.get("url")
+        state = f"down ({w.down})" if w.down else f"{w.made / seconds:.2f} images/s"
+        log(f"{server}: {w.made} images, {state}")
+    ended = queue.jobs(project, ids)
+    if all(w.down for w in workers) and any(j.state not in queue.FINAL for j in ended):
+        raise ServerDown("no image server left: " + "; ".join(str(w.down) for w in workers))
+    return ended
 
 
 def missing_pick_jobs(project: Project, scenes: list[Scene], backend: ImageBackend, log: Log = _quiet) -> list:

@@ -40,6 +40,7 @@ class FakeA1111:
         self.fail: tuple[int, str] | None = None
         self.seed_shift = 0  # a server whose scripts change the seeds
         self.slow = 0.0
+        self.die_after: int | None = None  # stop answering after this many pictures' calls (a server that dies)
         self.interrupted = threading.Event()
         fake = self
 
@@ -88,7 +89,10 @@ class FakeA1111:
                         Image.new("RGB", (body["width"], body["height"]), colour(s)).save(buf, "PNG")
                         images.append(base64.b64encode(buf.getvalue()).decode())
                     info = {"all_seeds": seeds, "seed": seeds[0], "all_prompts": [body["prompt"]] * n}
-                    return self._reply(200, {"images": images, "parameters": body, "info": json.dumps(info)})
+                    self._reply(200, {"images": images, "parameters": body, "info": json.dumps(info)})
+                    if fake.die_after is not None and len(fake.txt2img()) >= fake.die_after:
+                        threading.Thread(target=fake.close, daemon=True).start()
+                    return None
                 return self._reply(404, {"detail": "Not Found"})
 
             def do_GET(self) -> None:  # noqa: N802
@@ -226,3 +230,54 @@ def test_models_are_the_servers(server):
     assert A1111Backend(url=server.url).models() == ["v1-5-pruned.safetensors [6ce0161689]",
                                                      "dreamshaper_8.safetensors [879db523c3]"]  # fmt: skip
 
+
+
+SIX = """# Six scenes
+
+Corvo the crow sat in the old oak. Rusty the fox came by at noon. He praised the crow's black feathers.
+Corvo opened her beak to sing. The cheese fell into the grass. Rusty ran off with it, laughing.
+"""
+
+
+def _make_on(tmp_path, *urls: str):
+    story = tmp_path / "six.md"
+    story.write_text(SIX, encoding="utf-8")
+    args = [a for u in urls for a in ("--backend-url", u)]
+    return run_cli("generate", tmp_path / "p", "--backend", "a1111", *args, "--candidates", "2", "--size", "64x112")
+
+
+def test_several_servers_share_a_story_and_one_that_dies_hands_its_work_over(tmp_path):
+    a, b = FakeA1111(), FakeA1111()
+    a.slow = b.slow = 0.3
+    try:
+        story = tmp_path / "six.md"
+        story.write_text(SIX, encoding="utf-8")
+        assert run_cli("new", story, "--project", tmp_path / "p").code == 0
+        b.die_after = 1  # B makes one scene's pictures, then stops answering
+        run = _make_on(tmp_path, a.url, b.url)
+        assert run.code == 0, run.stderr
+        project = Project(tmp_path / "p")
+        assert project.settings()["backend_url"] == [a.url, b.url]
+        cands = project.candidates()
+        scenes = project.scenes()
+        assert len(cands) == 2 * len(scenes) == 12  # every picture made, none twice
+        assert len({(c.scene_id, c.seed) for c in cands}) == 12
+        assert len(b.txt2img()) == 1 and len(a.txt2img()) == len(scenes) - 1  # a call per scene, all told
+        assert f"{a.url}: " in run.stderr and "images/s" in run.stderr  # each server's share and speed
+        assert f"{b.url}: 2 images, down (cannot reach" in run.stderr
+    finally:
+        a.close()
+        b.close()
+
+
+def test_no_server_left_is_one_line(tmp_path):
+    a, b = FakeA1111(), FakeA1111()
+    a.close()
+    b.close()
+    story = tmp_path / "six.md"
+    story.write_text(SIX, encoding="utf-8")
+    assert run_cli("new", story, "--project", tmp_path / "p").code == 0
+    run = _make_on(tmp_path, a.url, b.url)
+    assert run.code == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("error: no image server left: cannot reach")
+    assert Project(tmp_path / "p").candidates() == []

@@ -8,7 +8,7 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import BackendError, InputError
+from ..errors import BackendError, InputError, ServerDown
 
 TIMEOUT_S = 600.0  # a batch of big pictures on a slow GPU takes minutes
 
@@ -92,9 +92,9 @@ class Server:
         try:
             reply = self.client().request(method, path, **kw)
         except httpx.TimeoutException:
-            raise BackendError(f"{name} did not answer in time: is it busy or stuck? Try again, or restart it") from None
+            raise ServerDown(f"{name} did not answer in time: is it busy or stuck? Try again, or restart it") from None
         except httpx.TransportError as err:
-            raise BackendError(f"cannot reach {name} ({type(err).__name__}): {self.hint}") from None
+            raise ServerDown(f"cannot reach {name} ({type(err).__name__}): {self.hint}") from None
         if reply.status_code == 401:
             raise BackendError(f"{name} asks for a user name and password: set {self.auth_env}=user:password, "
                                "or give them in the URL")  # fmt: skip

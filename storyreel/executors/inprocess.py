@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import plugins
 from ..backends.base import ImageBackend
-from ..errors import Cancelled, StoryreelError
+from ..errors import Cancelled, ServerDown, StoryreelError
 from ..store import jobs as q
 from ..store.db import Project
 from ..types import ImageRequest
@@ -76,13 +76,17 @@ class Worker:
     """Makes the queue's jobs. ``backends`` may hold backends already made, by (name, model)."""
 
     def __init__(self, batch_size: int = 16, backends: dict[tuple[str | None, ...], ImageBackend] | None = None,
-                 name: str | None = None, should_stop: Callable[[], bool] | None = None) -> None:  # fmt: skip
+                 name: str | None = None, should_stop: Callable[[], bool] | None = None,
+                 hand_over: bool = False) -> None:  # fmt: skip
         self.id = name or q.new_worker_id()
         self.batch_size = batch_size
         self.backends: dict[tuple[str | None, ...], ImageBackend] = dict(backends or {})
         self.stopping = threading.Event()
         self.should_stop = should_stop
         self.made = 0  # images this worker stored
+        # one of several servers' workers: when its server is down, its batch goes back to the queue for the others
+        self.hand_over = hand_over
+        self.down: ServerDown | None = None
 
     # one batch -------------------------------------------------------------------------------------------------
     def run_batch(self, project: Project, only: list[int] | None = None) -> int:
@@ -100,6 +104,11 @@ class Worker:
                 self._images(project, batch, beat)
         except Cancelled as err:  # by the user, or this worker is stopping (then the jobs wait for the next one)
             q.end(project, batch, "queued" if self.stopping.is_set() else "cancelled", str(err))
+        except ServerDown as err:
+            log.warning("batch %s: %s", batch[0].batch, err)
+            q.end(project, batch, "queued" if self.hand_over else "failed", str(err))
+            if self.hand_over:
+                self.down = err  # this worker stops; the batch is made on another server
         except StoryreelError as err:
             log.warning("batch %s failed: %s", batch[0].batch, err)
             q.end(project, batch, "failed", str(err))
@@ -164,6 +173,8 @@ class Worker:
         """Make these jobs (another worker may share them) until every one has ended; return them."""
         while True:
             current = q.jobs(project, ids)
+            if self.down is not None:
+                return current  # this worker's server is down: the others make the rest
             ended = sum(1 for j in current if j.state in q.FINAL)
             if progress:
                 progress(ended, len(current))

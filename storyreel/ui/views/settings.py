@@ -30,10 +30,11 @@ def save(project, backend: str, model: str, candidates: int, steps: int | None, 
     """Check everything first (a missing model, a bad size say so and nothing is stored), then store it."""
     given = dict(backend=backend, model=model.strip() or None, candidates=int(candidates), steps=steps,
                  guidance=guidance, size=size.strip() or None, seed=int(seed), style=style, negative=negative)  # fmt: skip
-    if backend_url.strip():  # kept without a password (STORYREEL_A1111_AUTH gives it to the worker)
+    urls = backend_url.replace(",", " ").split()  # one server, or several to share the pictures
+    if urls:  # kept without a password (STORYREEL_A1111_AUTH gives it to the worker)
         from storyreel.backends.http import public_url
 
-        given["backend_url"] = public_url(backend_url)
+        given["backend_url"] = public_url(urls[0]) if len(urls) == 1 else [public_url(u) for u in urls]
     else:
         given["backend_url"] = None
     trial = {**common.options(project), **given}
@@ -68,7 +69,8 @@ def body(project) -> None:
                     format_func=lambda n: f"{n}: {BACKEND_HELP[n]}" if n in BACKEND_HELP else n)  # fmt: skip
         b.text_input("Model", value=opts.get("model") or "", key="model",
                      placeholder="a diffusers folder, a .safetensors file, or a hub id like stabilityai/sd-turbo")  # fmt: skip
-        st.text_input("Server (a1111, comfyui)", value=opts.get("backend_url") or "", key="backend_url",
+        st.text_input("Server (a1111, comfyui; several, separated by commas, share the pictures)",
+                      value=", ".join(pipeline.server_urls(opts)), key="backend_url",
                       placeholder="http://127.0.0.1:7860 (AUTOMATIC1111), http://127.0.0.1:8188 (ComfyUI)",
                       help="The server's address. A password: start the studio with STORYREEL_A1111_AUTH or "
                            "STORYREEL_COMFYUI_AUTH=user:password set; it is never stored.")  # fmt: skip
