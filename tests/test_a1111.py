@@ -41,6 +41,7 @@ class FakeA1111:
         self.seed_shift = 0  # a server whose scripts change the seeds
         self.slow = 0.0
         self.die_after: int | None = None  # stop answering after this many pictures' calls (a server that dies)
+        self.garbage = False
         self.interrupted = threading.Event()
         fake = self
 
@@ -76,6 +77,13 @@ class FakeA1111:
                                              {"title": "dreamshaper_8.safetensors [879db523c3]",
                                               "model_name": "dreamshaper_8"}])  # fmt: skip
                 if path == "/sdapi/v1/txt2img" and method == "POST":
+                    if fake.garbage:  # a proxy's error page, or another program on that port
+                        raw = b"<html><body>502 Bad Gateway</body></html>"
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(len(raw)))
+                        self.end_headers()
+                        self.wfile.write(raw)
+                        return None
                     if fake.fail:
                         return self._reply(fake.fail[0], {"error": "RuntimeError", "detail": fake.fail[1]})
                     end = time.monotonic() + fake.slow
@@ -186,7 +194,7 @@ def test_requests_are_batched_only_when_one_call_makes_them(server):
     assert images[-1].size == (64, 64)
 
 
-def test_failures_are_one_line_errors(server, tmp_path):
+def test_failures_are_one_line_errors(server, tmp_path, monkeypatch):
     server.fail = (500, "CUDA out of memory. Tried to allocate 2.00 GiB")
     with pytest.raises(BackendError, match=r"failed \(500\): CUDA out of memory"):
         A1111Backend(url=server.url).generate([_req(1)])
@@ -194,6 +202,16 @@ def test_failures_are_one_line_errors(server, tmp_path):
     server.seed_shift = 3  # an extension that picks its own seeds
     with pytest.raises(BackendError, match="overrides the seed"):
         A1111Backend(url=server.url).generate([_req(1)])
+    server.seed_shift = 0
+    server.garbage = True
+    with pytest.raises(BackendError, match="not JSON for /sdapi/v1/txt2img"):
+        A1111Backend(url=server.url).generate([_req(1)])
+    server.garbage = False
+    server.slow = 3.0  # a server that does not answer in time
+    monkeypatch.setattr("storyreel.backends.http.TIMEOUT_S", 0.5)
+    with pytest.raises(BackendError, match="did not answer in time"):
+        A1111Backend(url=server.url).generate([_req(1)])
+    server.slow = 0.0
     with pytest.raises(InputError, match="needs --backend-url"):
         A1111Backend()
     with pytest.raises(InputError, match="not an http"):
