@@ -136,6 +136,35 @@ def _project_opts(project: Path, **given: Any) -> tuple[Any, dict[str, Any]]:
     return proj, pipeline.resolve(proj, Options(**given))
 
 
+LlmUrlOpt = Annotated[str | None, typer.Option("--llm-url", help="An OpenAI-compatible server's /v1 address, e.g. http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1; its key from STORYREEL_LLM_KEY or OPENAI_API_KEY.")]
+LlmModelOpt = Annotated[str | None, typer.Option("--llm-model", help="The model's name on that server, e.g. llama3.1 or gpt-4o-mini.")]
+
+
+@app.command()
+def write(
+    topic: Annotated[str, typer.Argument(help='What the story is about, e.g. "a fox who outwits a crow".')],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The story file to write (.txt).")],
+    scenes: Annotated[int, typer.Option("--scenes", help="How many scenes (lines).")] = 8,
+    llm_url: LlmUrlOpt = None, llm_model: LlmModelOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Write over an existing file.")] = False,
+) -> None:  # fmt: skip
+    """Draft a story with your language model, in the scripted form (Speaker: narration | what to draw)."""
+    from .assist.llm import Assistant, write_story
+
+    if output.exists() and not force:
+        raise StoryreelError(f"{output} exists: choose another -o, or add --force to write over it")
+    text = write_story(topic, scenes, Assistant(llm_url, llm_model))
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as oserr:
+        from .errors import store_error
+
+        raise store_error(oserr, output) from None
+    err.print(f"[green]wrote[/green] {output} ({text.count(chr(10)) - 2} scenes): read it, change what you like, "
+              f"then `storyreel make {output} -o {output.with_suffix('.mp4')}`", highlight=False)
+
+
 @app.command()
 def new(
     story: Annotated[Path, typer.Argument(help="The story file.")],

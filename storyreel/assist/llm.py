@@ -1,0 +1,135 @@
+"""A writing assistant on any OpenAI-compatible chat completions server (OpenAI, Ollama, vLLM, llama.cpp's server,
+LM Studio): structured JSON replies, validated, asked again once when malformed. Everything else in storyreel works
+without it.
+
+The key comes from ``STORYREEL_LLM_KEY`` or ``OPENAI_API_KEY`` and is sent only as the request's bearer token: never
+written to a project, a log or an error message (a reply that quotes it has it replaced by ``***``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ..backends.http import public_url
+from ..errors import BackendError, InputError
+
+KEY_ENVS = ("STORYREEL_LLM_KEY", "OPENAI_API_KEY")
+TIMEOUT_S = 300.0
+T = TypeVar("T", bound=BaseModel)
+
+
+class Line(BaseModel):
+    speaker: str = Field(default="Narrator", description="Narrator, or the character who says the line")
+    text: str = Field(min_length=1, description="what is narrated or said: one or two sentences")
+    draw: str = Field(min_length=1, description="what the picture shows, naming the characters in it")
+
+
+class Script(BaseModel):
+    title: str = Field(min_length=1)
+    lines: list[Line] = Field(min_length=1)
+
+
+def api_key() -> str | None:
+    return next((os.environ[k] for k in KEY_ENVS if os.environ.get(k)), None)
+
+
+class Assistant:
+    """A chat completions client that asks for JSON of a pydantic model's shape."""
+
+    def __init__(self, url: str | None, model: str | None) -> None:
+        if not url:
+            raise InputError("the writing assistant needs --llm-url: an OpenAI-compatible server, e.g. "
+                             "http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1")  # fmt: skip
+        if not model:
+            raise InputError("the writing assistant needs --llm-model: the model's name on that server, e.g. llama3.1")
+        self.url = public_url(url)
+        self.model = model
+
+    def _scrub(self, text: str) -> str:
+        key = api_key()
+        return text.replace(key, "***") if key else text
+
+    def _chat(self, messages: list[dict[str, str]]) -> str:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {api_key()}"} if api_key() else {}
+        body = {"model": self.model, "messages": messages, "temperature": 0.8,
+                "response_format": {"type": "json_object"}}  # fmt: skip
+        where = f"the language model server at {self.url}"
+        try:
+            reply = httpx.post(f"{self.url}/chat/completions", json=body, headers=headers, timeout=TIMEOUT_S)
+        except httpx.TimeoutException:
+            raise BackendError(f"{where} did not answer in time: try a smaller model or fewer scenes") from None
+        except httpx.TransportError as err:
+            raise BackendError(f"cannot reach {where} ({type(err).__name__}): start it, or check --llm-url") from None
+        if reply.status_code == 401:
+            raise BackendError(f"{where} refused the key: set STORYREEL_LLM_KEY (or OPENAI_API_KEY) to a valid one")
+        if reply.status_code >= 400:
+            from ..backends.http import detail
+
+            raise BackendError(self._scrub(f"{where} failed ({reply.status_code}): {detail(reply)}"))
+        try:
+            return str(reply.json()["choices"][0]["message"]["content"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise BackendError(f"{where} did not answer as a chat completions server does: is --llm-url its /v1 "
+                               "address?") from None  # fmt: skip
+
+    def ask(self, shape: type[T], instructions: str, request: str) -> T:
+        """The model's answer as ``shape``; a malformed answer is asked again once, saying what was wrong."""
+        schema = json.dumps(shape.model_json_schema())
+        messages = [{"role": "system", "content": f"{instructions}\nAnswer with one JSON object only, of this JSON "
+                                                  f"schema: {schema}"},
+                    {"role": "user", "content": request}]  # fmt: skip
+        problem = ""
+        for _ in range(2):
+            content = self._chat(messages)
+            try:
+                return shape.model_validate_json(_json_part(content))
+            except (ValidationError, ValueError) as err:
+                problem = _first_problem(err)
+                messages += [{"role": "assistant", "content": content},
+                             {"role": "user", "content": f"That was not valid: {problem}. Answer again with the "
+                                                         "JSON object only."}]  # fmt: skip
+        raise BackendError(f"the language model {self.model} twice gave an answer storyreel cannot use ({problem}): "
+                           "try another model, or write the story yourself")  # fmt: skip
+
+
+def _json_part(content: str) -> str:
+    """The JSON object in a reply (some models wrap it in ``` fences or a sentence)."""
+    start, end = content.find("{"), content.rfind("}")
+    return content[start : end + 1] if 0 <= start < end else content
+
+
+def _first_problem(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        e = err.errors()[0]
+        return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e.get("loc") else e["msg"]
+    return "not JSON"
+
+
+WRITER = ("You write short stories for narrated vertical videos: myths, legends, fairy tales. Write in plain, vivid "
+          "English. Each line is one scene: 'text' is what the narrator (or a character) says, one or two sentences; "
+          "'draw' is what the scene's picture shows, naming the characters in it by name and saying what they look "
+          "like the first time. Keep every character's look the same from scene to scene.")  # fmt: skip
+
+
+def write_story(topic: str, scenes: int, assistant: Assistant) -> str:
+    """A story about ``topic`` in storyreel's scripted form: a title, then ``Speaker: text | what to draw`` lines."""
+    if not topic.strip():
+        raise InputError('give a topic: storyreel write "a fox who outwits a crow"')
+    if not 1 <= scenes <= 60:
+        raise InputError(f"--scenes {scenes}: give 1 to 60 scenes")
+    script = assistant.ask(Script, WRITER, f"Write a story of exactly {scenes} scenes about: {topic.strip()}")
+    lines = [f"# {_flat(script.title)}", ""]
+    for line in script.lines:
+        speaker = _flat(line.speaker).replace(":", "") or "Narrator"
+        lines.append(f"{speaker}: {_flat(line.text)} | {_flat(line.draw).replace('|', '/')}")
+    return "\n".join(lines) + "\n"
+
+
+def _flat(text: Any) -> str:
+    return " ".join(str(text).split())
