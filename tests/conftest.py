@@ -148,3 +148,16 @@ def integrated_loudness(path: Path) -> float:
         text=True,
     ).stderr
     return float(re.findall(r"I:\s+(-?[\d.]+) LUFS", err)[-1])
+
+
+def send_reply(handler, code: int, data: object, ctype: str = "application/json") -> None:
+    """Answer a request of a test's local HTTP server (http.server) with JSON, or with bytes as they are."""
+    import json
+
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    handler.send_response(code)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(raw)))
+    handler.end_headers()
+    handler.wfile.write(raw)
+

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import run_cli, send_reply
 from PIL import Image
 
 from storyreel.backends.a1111 import A1111Backend
@@ -50,12 +50,7 @@ class FakeA1111:
                 pass
 
             def _reply(self, code: int, data: object) -> None:
-                raw = json.dumps(data).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                send_reply(self, code, data)
 
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import run_cli, send_reply
 from PIL import Image
 
 from storyreel.backends.comfyui import DEFAULT_WORKFLOW, ComfyUIBackend
@@ -61,12 +61,7 @@ class FakeComfyUI:
                 pass
 
             def _reply(self, code: int, data: object, ctype: str = "application/json") -> None:
-                raw = data if isinstance(data, bytes) else json.dumps(data).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                send_reply(self, code, data, ctype)
 
             def do_GET(self) -> None:  # noqa: N802
                 url = urlsplit(self.path)

@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, send_reply
 
 from storyreel.stages.story import parse_story
 
@@ -50,12 +50,7 @@ class FakeLLM:
                     data, code = {"id": "c1", "object": "chat.completion", "model": body["model"], "choices": [
                         {"index": 0, "message": {"role": "assistant", "content": content},
                          "finish_reason": "stop"}]}, 200  # fmt: skip
-                raw = json.dumps(data).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                send_reply(self, code, data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
