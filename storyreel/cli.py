@@ -77,7 +77,9 @@ TTSOpt = Annotated[str | None, typer.Option("--tts", help="TTS engine: espeak or
 SpeedOpt = Annotated[int | None, typer.Option(help="Speaking speed in words per minute, 80 to 450 (espeak). (default: 165)")]
 MusicOpt = Annotated[str | None, typer.Option(help="Background music file, lowered under the voice (\"\" for none). (default: none)")]
 MusicVolOpt = Annotated[float | None, typer.Option("--music-volume", help="Music volume, 0 to 2. (default: 0.3)")]
-CorefOpt = Annotated[str | None, typer.Option("--coref", help="Character finder engine: rules or fastcoref. (default: rules)")]
+CorefOpt = Annotated[str | None, typer.Option("--coref", help="Character finder engine: rules, fastcoref, or llm (your language model, with --llm-url and --llm-model). (default: rules)")]
+LlmUrlOpt = Annotated[str | None, typer.Option("--llm-url", help="An OpenAI-compatible server's /v1 address, e.g. http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1; its key from STORYREEL_LLM_KEY or OPENAI_API_KEY.")]
+LlmModelOpt = Annotated[str | None, typer.Option("--llm-model", help="The model's name on that server, e.g. llama3.1 or gpt-4o-mini.")]
 CaptionsOpt = Annotated[bool | None, typer.Option("--captions/--no-captions", help="Burn captions in. (default: on)")]
 CaptionSizeOpt = Annotated[float | None, typer.Option("--caption-size", help="Caption size, 0.5 to 2. (default: 1)")]
 MotionOpt = Annotated[float | None, typer.Option("--motion", help="Motion strength, 0 (still) to 2 (strong). (default: 1)")]
@@ -101,14 +103,15 @@ def make(
     seed: SeedOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None,
     style: StyleOpt = None, negative: NegativeOpt = None, aspect: AspectOpt = None, tts: TTSOpt = None,
     voice: VoiceOpt = None, speed: SpeedOpt = None, music: MusicOpt = None, music_volume: MusicVolOpt = None,
-    coref: CorefOpt = None, captions: CaptionsOpt = None, caption_size: CaptionSizeOpt = None,
+    coref: CorefOpt = None, llm_url: LlmUrlOpt = None, llm_model: LlmModelOpt = None,
+    captions: CaptionsOpt = None, caption_size: CaptionSizeOpt = None,
     motion: MotionOpt = None, transitions: TransitionsOpt = None, language: LanguageOpt = None,
     replace: ReplaceOpt = False, force: ForceOpt = False, yes: YesOpt = False,
 ) -> None:  # fmt: skip
     """Everything in one go: story in, narrated video and .srt out (each scene shows its first candidate)."""
     opts = Options(backend, model, scenes, candidates, seed, steps, guidance, size, style, negative, aspect, tts,
                    voice, speed, music, music_volume, coref, captions, caption_size, motion, transitions,
-                   language, backend_url, str(workflow) if workflow else None)  # fmt: skip
+                   language, backend_url, str(workflow) if workflow else None, llm_url, llm_model)  # fmt: skip
     with progress_bars() as (on_progress, on_log):
         result = pipeline.make(story, output, project, opts, progress=on_progress, log=on_log, replace=replace,
                                overwrite=force, yes=yes)  # fmt: skip
@@ -136,8 +139,6 @@ def _project_opts(project: Path, **given: Any) -> tuple[Any, dict[str, Any]]:
     return proj, pipeline.resolve(proj, Options(**given))
 
 
-LlmUrlOpt = Annotated[str | None, typer.Option("--llm-url", help="An OpenAI-compatible server's /v1 address, e.g. http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1; its key from STORYREEL_LLM_KEY or OPENAI_API_KEY.")]
-LlmModelOpt = Annotated[str | None, typer.Option("--llm-model", help="The model's name on that server, e.g. llama3.1 or gpt-4o-mini.")]
 
 
 @app.command()
@@ -174,6 +175,8 @@ def new(
     negative: NegativeOpt = None,
     coref: CorefOpt = None,
     language: LanguageOpt = None,
+    llm_url: LlmUrlOpt = None,
+    llm_model: LlmModelOpt = None,
     replace: ReplaceOpt = False,
     yes: YesOpt = False,
 ) -> None:
@@ -181,7 +184,8 @@ def new(
     from .stages.story import read_story
 
     text = read_story(story)
-    given = dict(scenes=scenes, style=style, negative=negative, coref=coref, language=language)
+    given = dict(scenes=scenes, style=style, negative=negative, coref=coref, language=language, llm_url=llm_url,
+                 llm_model=llm_model)  # fmt: skip
     existing, folder_existed = (project / "project.db").exists(), project.exists()
     proj = pipeline.open_project(project)
     with pipeline.removed_unless_stored(proj, not existing, folder_existed):
@@ -214,6 +218,8 @@ def characters(
     scenes: ScenesOpt = None,
     coref: CorefOpt = None,
     language: LanguageOpt = None,
+    llm_url: LlmUrlOpt = None,
+    llm_model: LlmModelOpt = None,
 ) -> None:
     """Who is in the story: each character's mentions and prompt words, and who is in each scene."""
     from .stages.prompts import DEFAULT_NEGATIVE, DEFAULT_STYLE, compose_prompt
@@ -221,7 +227,8 @@ def characters(
     style, negative = DEFAULT_STYLE, DEFAULT_NEGATIVE
     if source.is_dir():
         _require_project(source)
-        proj, opts = _project_opts(source, scenes=scenes, coref=coref, language=language)
+        proj, opts = _project_opts(source, scenes=scenes, coref=coref, language=language, llm_url=llm_url,
+                                   llm_model=llm_model)  # fmt: skip
         for field, items in (("prompt", set_words), ("negative", set_negative), ("name", rename)):
             for item in items or []:
                 cid, sep, value = item.partition("=")
@@ -235,8 +242,11 @@ def characters(
             raise StoryreelError("--set, --negative and --rename change a project: give a project folder")
         from .stages.story import read_story
 
+        given = pipeline.given_options(pipeline.Options(coref=coref or "rules", llm_url=llm_url, llm_model=llm_model))
+        pipeline.check_options(pipeline.merge_options({}, given), given)
         scene_list, chars = pipeline.analyse(read_story(source), scenes, coref or "rules", language=language,
-                                             log=lambda line: err.print(line, highlight=False), minor=as_json)  # fmt: skip
+                                             log=lambda line: err.print(line, highlight=False), minor=as_json,
+                                             coref_options=pipeline.coref_options(given))  # fmt: skip
     by_id = {c.id: c for c in chars}
     if as_json:
         doc = {

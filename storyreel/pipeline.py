@@ -76,6 +76,8 @@ class Options:
     language: str | None = None  # the story's language (ISO 639-1, e.g. "fr"); None: detected from the text
     backend_url: str | list[str] | None = None  # an HTTP backend's server(s); never with a password once given
     workflow: str | None = None  # a ComfyUI workflow (API format) with marked inputs; None: the bundled one
+    llm_url: str | None = None  # an OpenAI-compatible server, for --coref llm (its key from the environment)
+    llm_model: str | None = None
 
 
 DEFAULTS: dict[str, Any] = {
@@ -83,6 +85,8 @@ DEFAULTS: dict[str, Any] = {
     "model": None,
     "backend_url": None,
     "workflow": None,
+    "llm_url": None,
+    "llm_model": None,
     "candidates": 1,
     "style": DEFAULT_STYLE,
     "negative": DEFAULT_NEGATIVE,
@@ -100,7 +104,7 @@ DEFAULTS: dict[str, Any] = {
     "language": None,
 }
 # options that, once given, the project remembers for the next command
-REMEMBERED = ("backend", "model", "backend_url", "workflow", "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect",
+REMEMBERED = ("backend", "model", "backend_url", "workflow", "llm_url", "llm_model", "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect",
               "tts", "voice", "speed", "music", "music_volume", "coref", "scenes", "captions", "caption_size",
               "motion", "transitions", "language")  # fmt: skip
 
@@ -131,6 +135,10 @@ def given_options(options: Options) -> dict[str, Any]:
 
         urls = [public_url(u) for u in server_urls(given)]
         given["backend_url"] = urls[0] if len(urls) == 1 else urls
+    if given.get("llm_url"):
+        from .backends.http import public_url
+
+        given["llm_url"] = public_url(str(given["llm_url"]))
     if given.get("workflow"):  # any folder the next command runs from
         given["workflow"] = str(Path(str(given["workflow"])).expanduser().resolve())
     return given
@@ -188,6 +196,17 @@ def check_options(merged: dict[str, Any], given: dict[str, Any], project_path: P
         check_audio(Path(music_path(project_path or Path("."), str(given["music"]))))
     if given.get("coref"):
         plugins.registry().factory("coref_engine", str(given["coref"]))
+    if {"coref", "llm_url", "llm_model"} & set(given) and merged.get("coref") == "llm":
+        from .assist.llm import Assistant
+
+        Assistant(merged.get("llm_url"), merged.get("llm_model"))  # a server and a model, before any reading
+
+
+def coref_options(opts: dict[str, Any]) -> dict[str, str]:
+    """What the character finder needs besides its name: the llm engine's server and model."""
+    if opts.get("coref") != "llm":
+        return {}
+    return {k: str(opts[o]) for k, o in (("url", "llm_url"), ("model", "llm_model")) if opts.get(o)}
 
 
 def resolve(project: Project, options: Options) -> dict[str, Any]:
@@ -205,7 +224,8 @@ def resolve(project: Project, options: Options) -> dict[str, Any]:
 # 1-3: story, scenes, characters --------------------------------------------------------------------------------
 def analyse(text: str, scenes: int | None = None, coref: str = "rules", breaks: dict[str, str] | None = None,
             edits: list[tuple[str, dict[str, Any]]] | None = None, language: str | None = None,
-            log: Log = _quiet, minor: bool = False) -> tuple[list[Scene], list[Character]]:  # fmt: skip
+            log: Log = _quiet, minor: bool = False,
+            coref_options: dict[str, str] | None = None) -> tuple[list[Scene], list[Character]]:  # fmt: skip
     """Scenes and characters of a story text, with each scene's characters set. Pure: no project.
 
     ``breaks`` are the user's scene merges and splits, ``edits`` the user's edits of the characters found.
@@ -226,7 +246,8 @@ def analyse(text: str, scenes: int | None = None, coref: str = "rules", breaks: 
         return scene_list, characters
     doc = parse_narration(story)
     scene_list = split_scenes(story, doc, scenes, breaks, language)
-    characters = apply_edits(find_characters(story, doc, engine=coref, minor=minor), edits or [], story.text)
+    found = find_characters(story, doc, engine=coref, minor=minor, options=coref_options, log=log)
+    characters = apply_edits(found, edits or [], story.text)
     attribute_scenes(scene_list, characters)
     return scene_list, characters
 
@@ -240,7 +261,7 @@ def update_story(project: Project, text: str, opts: dict[str, Any], keep: dict[i
     for _ in range(3):
         breaks, edits = project.scene_breaks(), project.character_edits()
         scenes, found = analyse(text, opts.get("scenes"), opts.get("coref", "rules"), breaks, edits,
-                                opts.get("language"), log)
+                                opts.get("language"), log, coref_options=coref_options(opts))
         with project.tx():  # all or nothing, and only if nobody edited scenes or characters meanwhile (another tab)
             if (breaks, edits) != (project.scene_breaks(), project.character_edits()):
                 continue

@@ -55,6 +55,7 @@ def builtin(register: Registry) -> None:
     register.tts_engine("piper", "storyreel.tts.piper:PiperEngine")
     register.coref_engine("rules", "storyreel.coref.rules:RulesEngine")
     register.coref_engine("fastcoref", "storyreel.coref.fastcoref_engine:FastcorefEngine")
+    register.coref_engine("llm", "storyreel.coref.llm_engine:LlmEngine")
 
 
 @cache

@@ -145,3 +145,55 @@ def test_failures_are_one_line_and_never_show_the_key(tmp_path, llm_env, monkeyp
             llm.write_story("a fox", 3, llm.Assistant(fake.url, "m"))
     finally:
         fake.close()
+
+
+FABLE = ("Corvo the crow sat in an oak with a piece of cheese. Rusty the fox came by at noon. He praised her voice "
+         "for a long time. She opened her beak to sing, and the cheese fell. Rusty ran off with it.\n")
+READ = {"characters": [
+    {"name": "Corvo", "words": "glossy black crow", "mentions": [
+        {"text": "Corvo the crow", "start": 0}, {"text": "her", "start": 3}, {"text": "She"}, {"text": "her"},
+        {"text": "the eagle", "start": 10}]},
+    {"name": "Rusty", "words": "slim red fox, bushy tail", "mentions": [
+        {"text": "Rusty the fox", "start": 53}, {"text": "He", "start": 90}, {"text": "Rusty"}]},
+]}  # fmt: skip
+
+
+def test_coref_llm_places_the_models_mentions_in_the_text(tmp_path, llm_env):
+    fake = FakeLLM([json.dumps(READ)])
+    try:
+        path = tmp_path / "fable.txt"
+        path.write_text(FABLE, encoding="utf-8")
+        run = run_cli("characters", path, "--json", "--coref", "llm", "--llm-url", fake.url, "--llm-model", "m",
+                      env=llm_env)  # fmt: skip
+        assert run.code == 0, run.stderr
+        data = json.loads(run.stdout)
+        chars = {c["id"]: c for c in data["characters"]}
+        assert set(chars) == {"corvo", "rusty"}
+        assert chars["rusty"]["prompt"] == "slim red fox, bushy tail"
+        for c in chars.values():  # every mention is where the text has it
+            for m in c["mentions"]:
+                assert FABLE[m["start"] : m["end"]] == m["text"]
+        assert [m["text"] for m in chars["corvo"]["mentions"]] == ["Corvo the crow", "her", "She", "her"]
+        assert [m["text"] for m in chars["rusty"]["mentions"]] == ["Rusty the fox", "He", "Rusty"]
+        he_praised = next(s for s in data["scenes"] if s["text"].startswith("He praised"))
+        assert sorted(he_praised["characters"]) == ["corvo", "rusty"]  # a scene of pronouns only
+        assert KEY not in run.stdout + run.stderr
+        assert FABLE.strip() in fake.requests[0][1]["messages"][-1]["content"]
+    finally:
+        fake.close()
+
+
+def test_coref_llm_falls_back_to_the_rules_with_a_note(tmp_path, llm_env):
+    fake = FakeLLM(["no", "still no"])
+    try:
+        path = tmp_path / "fable.txt"
+        path.write_text(FABLE, encoding="utf-8")
+        run = run_cli("characters", path, "--json", "--coref", "llm", "--llm-url", fake.url, "--llm-model", "m",
+                      env=llm_env)  # fmt: skip
+        assert run.code == 0, run.stderr
+        assert "the language model could not be used" in run.stderr and "rules engine found" in run.stderr
+        assert {"corvo", "rusty"} <= {c["id"] for c in json.loads(run.stdout)["characters"]}
+    finally:
+        fake.close()
+    run = run_cli("characters", path, "--coref", "llm")
+    assert run.code == 1 and "needs --llm-url" in run.stderr and "Traceback" not in run.stderr

@@ -11,16 +11,20 @@ from ..types import Character, Mention, Scene, Story
 from .language import is_ideographic
 
 
-def find_characters(story: Story, doc: Any | None = None, engine: str = "rules",
-                    minor: bool = False) -> list[Character]:  # fmt: skip
+def find_characters(story: Story, doc: Any | None = None, engine: str = "rules", minor: bool = False,
+                    options: dict[str, str] | None = None, log: Any = None) -> list[Character]:  # fmt: skip
     """Cluster the mentions of each character in the story with the named coreference engine (``doc``: the parse of
-    ``parse_narration``). ``minor``: also the clusters that are not characters to draw, flagged ``minor``."""
+    ``parse_narration``). ``minor``: also the clusters that are not characters to draw, flagged ``minor``.
+    ``options``: the engine's (the llm engine's server and model); ``log`` is told the engine's note, if any."""
     from ..nlp import text_of
     from .story import parse_narration, script_lines
 
     if doc is None:
         doc = parse_narration(story)
-    found = plugins.create("coref_engine", engine).find_characters(text_of(doc), doc, script_lines(story))
+    finder = plugins.create("coref_engine", engine, **(options or {}))
+    found = finder.find_characters(text_of(doc), doc, script_lines(story))
+    if log is not None and getattr(finder, "note", ""):
+        log(finder.note)
     return found if minor else [c for c in found if not c.minor]
 
 
