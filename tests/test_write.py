@@ -158,13 +158,16 @@ READ = {"characters": [
 ]}  # fmt: skip
 
 
+def _characters_by_llm(tmp_path, fake, env):
+    path = tmp_path / "fable.txt"
+    path.write_text(FABLE, encoding="utf-8")
+    return run_cli("characters", path, "--json", "--coref", "llm", "--llm-url", fake.url, "--llm-model", "m", env=env)
+
+
 def test_coref_llm_places_the_models_mentions_in_the_text(tmp_path, llm_env):
     fake = FakeLLM([json.dumps(READ)])
     try:
-        path = tmp_path / "fable.txt"
-        path.write_text(FABLE, encoding="utf-8")
-        run = run_cli("characters", path, "--json", "--coref", "llm", "--llm-url", fake.url, "--llm-model", "m",
-                      env=llm_env)  # fmt: skip
+        run = _characters_by_llm(tmp_path, fake, llm_env)
         assert run.code == 0, run.stderr
         data = json.loads(run.stdout)
         chars = {c["id"]: c for c in data["characters"]}
@@ -186,14 +189,11 @@ def test_coref_llm_places_the_models_mentions_in_the_text(tmp_path, llm_env):
 def test_coref_llm_falls_back_to_the_rules_with_a_note(tmp_path, llm_env):
     fake = FakeLLM(["no", "still no"])
     try:
-        path = tmp_path / "fable.txt"
-        path.write_text(FABLE, encoding="utf-8")
-        run = run_cli("characters", path, "--json", "--coref", "llm", "--llm-url", fake.url, "--llm-model", "m",
-                      env=llm_env)  # fmt: skip
+        run = _characters_by_llm(tmp_path, fake, llm_env)
         assert run.code == 0, run.stderr
         assert "the language model could not be used" in run.stderr and "rules engine found" in run.stderr
         assert {"corvo", "rusty"} <= {c["id"] for c in json.loads(run.stdout)["characters"]}
     finally:
         fake.close()
-    run = run_cli("characters", path, "--coref", "llm")
+    run = run_cli("characters", tmp_path / "fable.txt", "--coref", "llm")
     assert run.code == 1 and "needs --llm-url" in run.stderr and "Traceback" not in run.stderr
