@@ -138,7 +138,7 @@ def given_options(options: Options) -> dict[str, Any]:
     if given.get("llm_url"):
         from .backends.http import public_url
 
-        given["llm_url"] = public_url(str(given["llm_url"]))
+        given["llm_url"] = public_url(str(given["llm_url"]), "--llm-url")
     if given.get("workflow"):  # any folder the next command runs from
         given["workflow"] = str(Path(str(given["workflow"])).expanduser().resolve())
     return given
@@ -408,10 +408,16 @@ def _drain_on_servers(project: Project, ids: list[int], workers: list[Any], prog
     threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in workers]
     for t in threads:
         t.start()
-    while any(t.is_alive() for t in threads):
-        current = queue.jobs(project, ids)
-        progress("images", sum(1 for j in current if j.state in queue.FINAL), len(current))
-        time.sleep(0.2)
+    try:
+        while any(t.is_alive() for t in threads):
+            current = queue.jobs(project, ids)
+            progress("images", sum(1 for j in current if j.state in queue.FINAL), len(current))
+            time.sleep(0.2)
+    finally:  # Ctrl-C: each worker stops its server's batch and gives it back to the queue
+        for w in workers:
+            w.stopping.set()
+        for t in threads:
+            t.join(timeout=30)
     if errors:
         raise errors[0]
     seconds = max(time.monotonic() - t0, 1e-6)

@@ -294,3 +294,19 @@ def test_no_server_left_is_one_line(tmp_path):
     assert run.code == 1 and "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith("error: no image server left: cannot reach")
     assert Project(tmp_path / "p").candidates() == []
+
+
+def test_a_job_made_in_another_process_uses_the_servers_own_model(server):
+    # a worker (the studio's) makes the backend again from a job that says model "a1111": no checkpoint is forced
+    A1111Backend(model="a1111", url=server.url).generate([_req(1)])
+    assert "override_settings" not in server.txt2img()[0]
+
+
+def test_bad_urls_are_one_line(server):
+    from storyreel.backends.http import public_url
+
+    for url in ("http://127.0.0.1:99999", "http://127.0.0.1:abc", "ftp://x", "127.0.0.1:7860"):
+        with pytest.raises(InputError, match="is not an http"):
+            public_url(url)
+    assert public_url("http://[::1]:7860/") == "http://[::1]:7860"
+    assert public_url("http://ana:p%40ss@127.0.0.1:7860") == "http://127.0.0.1:7860"

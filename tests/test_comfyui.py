@@ -331,3 +331,8 @@ def test_stop_interrupts_and_clears_the_queue(server):
 
 def test_models_are_the_servers_checkpoints(server):
     assert ComfyUIBackend(url=server.url).models() == CHECKPOINTS
+
+
+def test_a_job_made_in_another_process_uses_the_servers_first_checkpoint(server):
+    ComfyUIBackend(model="comfyui", url=server.url).generate([_req(1)])
+    assert server.prompts[0]["prompt"]["4"]["inputs"]["ckpt_name"] == CHECKPOINTS[0]

@@ -197,3 +197,17 @@ def test_coref_llm_falls_back_to_the_rules_with_a_note(tmp_path, llm_env):
         fake.close()
     run = run_cli("characters", tmp_path / "fable.txt", "--coref", "llm")
     assert run.code == 1 and "needs --llm-url" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_openai_key_goes_to_openai_only_and_a_bar_stays_in_its_line(tmp_path):
+    bar = {"title": "T", "lines": [{"speaker": "Narrator", "text": "Rain | wind.", "draw": "a hut | a tree"}]}
+    fake = FakeLLM([json.dumps(bar)])
+    try:
+        run = run_cli("write", "a storm", "-o", tmp_path / "s.txt", "--llm-url", fake.url, "--llm-model", "m",
+                      "--scenes", "1", env={"OPENAI_API_KEY": KEY, "STORYREEL_LLM_KEY": ""})  # fmt: skip
+        assert run.code == 0, run.stderr
+        assert "Authorization" not in fake.requests[0][0]  # a local server never gets the OpenAI key
+        line = (tmp_path / "s.txt").read_text(encoding="utf-8").splitlines()[2]
+        assert line == "Narrator: Rain / wind. | a hut / a tree"
+    finally:
+        fake.close()

@@ -2,8 +2,9 @@
 LM Studio): structured JSON replies, validated, asked again once when malformed. Everything else in storyreel works
 without it.
 
-The key comes from ``STORYREEL_LLM_KEY`` or ``OPENAI_API_KEY`` and is sent only as the request's bearer token: never
-written to a project, a log or an error message (a reply that quotes it has it replaced by ``***``).
+The key comes from ``STORYREEL_LLM_KEY`` (for any server) or ``OPENAI_API_KEY`` (sent to OpenAI's servers only) and
+goes only in the request's bearer token: never written to a project, a log or an error message (a reply that quotes
+it has it replaced by ``***``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -33,8 +35,12 @@ class Script(BaseModel):
     lines: list[Line] = Field(min_length=1)
 
 
-def api_key() -> str | None:
-    return next((os.environ[k] for k in KEY_ENVS if os.environ.get(k)), None)
+def api_key(url: str = "") -> str | None:
+    """STORYREEL_LLM_KEY for any server; OPENAI_API_KEY for OpenAI's only (never sent to another server)."""
+    if os.environ.get("STORYREEL_LLM_KEY"):
+        return os.environ["STORYREEL_LLM_KEY"]
+    host = urlsplit(url).hostname or ""
+    return os.environ.get("OPENAI_API_KEY") or None if host == "openai.com" or host.endswith(".openai.com") else None
 
 
 class Assistant:
@@ -46,18 +52,21 @@ class Assistant:
                              "http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1")  # fmt: skip
         if not model:
             raise InputError("the writing assistant needs --llm-model: the model's name on that server, e.g. llama3.1")
-        self.url = public_url(url)
+        self.url = public_url(url, "--llm-url")
         self.model = model
 
     def _scrub(self, text: str) -> str:
-        key = api_key()
-        return text.replace(key, "***") if key else text
+        for env in KEY_ENVS:
+            if os.environ.get(env):
+                text = text.replace(os.environ[env], "***")
+        return text
 
-    def _chat(self, messages: list[dict[str, str]]) -> str:
+    def _chat(self, messages: list[dict[str, str]], temperature: float) -> str:
         import httpx
 
-        headers = {"Authorization": f"Bearer {api_key()}"} if api_key() else {}
-        body = {"model": self.model, "messages": messages, "temperature": 0.8,
+        key = api_key(self.url)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        body = {"model": self.model, "messages": messages, "temperature": temperature,
                 "response_format": {"type": "json_object"}}  # fmt: skip
         where = f"the language model server at {self.url}"
         try:
@@ -78,7 +87,7 @@ class Assistant:
             raise BackendError(f"{where} did not answer as a chat completions server does: is --llm-url its /v1 "
                                "address?") from None  # fmt: skip
 
-    def ask(self, shape: type[T], instructions: str, request: str) -> T:
+    def ask(self, shape: type[T], instructions: str, request: str, temperature: float = 0.8) -> T:
         """The model's answer as ``shape``; a malformed answer is asked again once, saying what was wrong."""
         schema = json.dumps(shape.model_json_schema())
         messages = [{"role": "system", "content": f"{instructions}\nAnswer with one JSON object only, of this JSON "
@@ -86,7 +95,7 @@ class Assistant:
                     {"role": "user", "content": request}]  # fmt: skip
         problem = ""
         for _ in range(2):
-            content = self._chat(messages)
+            content = self._chat(messages, temperature)
             try:
                 return shape.model_validate_json(_json_part(content))
             except (ValidationError, ValueError) as err:
@@ -126,8 +135,8 @@ def write_story(topic: str, scenes: int, assistant: Assistant) -> str:
     script = assistant.ask(Script, WRITER, f"Write a story of exactly {scenes} scenes about: {topic.strip()}")
     lines = [f"# {_flat(script.title)}", ""]
     for line in script.lines:
-        speaker = _flat(line.speaker).replace(":", "") or "Narrator"
-        lines.append(f"{speaker}: {_flat(line.text)} | {_flat(line.draw).replace('|', '/')}")
+        speaker = _flat(line.speaker).replace(":", "").replace("|", "/") or "Narrator"
+        lines.append(f"{speaker}: {_flat(line.text).replace('|', '/')} | {_flat(line.draw).replace('|', '/')}")
     return "\n".join(lines) + "\n"
 
 

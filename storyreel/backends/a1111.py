@@ -44,9 +44,9 @@ class A1111Backend(ImageBackend):
             raise InputError("the a1111 backend needs --backend-url URL: the AUTOMATIC1111 web UI started with --api "
                              "(e.g. http://127.0.0.1:7860)")  # fmt: skip
         self.url = public_url(url)
-        self.model = model or None
-        self.model_id = model or "a1111"
-        self.location = model
+        self.model = model if model and model != self.name else None  # a job's "a1111": the server's own model
+        self.model_id = self.model or "a1111"
+        self.location = self.model
         self.server = Server(self.url, "AUTOMATIC1111", AUTH_ENV, "start the web UI with --api, or check --backend-url")
         self.options = {"url": self.url}
 
@@ -61,7 +61,10 @@ class A1111Backend(ImageBackend):
 
     def models(self) -> list[str]:
         """The server's checkpoints, as its model drop-down names them."""
-        return [m.get("title") or m.get("model_name", "") for m in self._call("GET", "/sdapi/v1/sd-models")]
+        models = self._call("GET", "/sdapi/v1/sd-models")
+        if not isinstance(models, list):
+            raise BackendError(f"the AUTOMATIC1111 server at {self.url} did not list its checkpoints")
+        return [m.get("title") or m.get("model_name", "") for m in models if isinstance(m, dict)]
 
     # generation ---------------------------------------------------------------------------------------------
     def generate(
@@ -115,6 +118,9 @@ class A1111Backend(ImageBackend):
             watcher.join()
         if stopped.is_set():
             raise Cancelled("generation stopped; finished candidates are kept")
+        if not isinstance(reply, dict):
+            raise BackendError(f"the AUTOMATIC1111 server at {self.url} did not answer as its API does: is "
+                               "--backend-url the web UI's address?")  # fmt: skip
         images = [_decode(b, self.url) for b in reply.get("images") or []]
         seeds = _seeds(reply, self.url)
         wanted = [r.seed for r in group]

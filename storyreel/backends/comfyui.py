@@ -69,9 +69,9 @@ class ComfyUIBackend(ImageBackend):
         self.url = public_url(url)
         self.workflow_path = str(Path(workflow).resolve()) if workflow else str(DEFAULT_WORKFLOW)
         self.workflow = read_workflow(self.workflow_path)
-        self.model = model or None
-        self.model_id = model or "comfyui"
-        self.location = model
+        self.model = model if model and model != self.name else None  # a job's "comfyui": the server's first
+        self.model_id = self.model or "comfyui"
+        self.location = self.model
         self.options = {"url": self.url, **({"workflow": self.workflow_path} if workflow else {})}
         self.server = Server(self.url, "ComfyUI", AUTH_ENV, HINT)
         self.server.refused = self._refused  # type: ignore[method-assign]
@@ -128,9 +128,12 @@ class ComfyUIBackend(ImageBackend):
                 for req in requests:
                     reply = self.server.call("POST", "/prompt", json={"prompt": self.filled(req, checkpoint),
                                                                       "client_id": client_id})  # fmt: skip
+                    if not isinstance(reply, dict) or "prompt_id" not in reply:
+                        raise BackendError(f"the ComfyUI server at {self.url} did not queue the workflow (no "
+                                           "prompt_id): is --backend-url a ComfyUI server?")  # fmt: skip
                     ids.append(str(reply["prompt_id"]))
                 self._follow(socket, ids, progress, should_stop)
-            except Cancelled:
+            except BaseException:  # stopped, failed, or the server went away: the rest of the batch is not made
                 self._stop(ids)
                 raise
         return [self._picture(pid) for pid in ids]

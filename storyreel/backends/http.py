@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import BackendError, InputError, ServerDown
 
@@ -16,17 +16,22 @@ _passwords: dict[str, tuple[str, str]] = {}  # public URL -> (user, password) gi
 _guard = threading.Lock()
 
 
-def public_url(url: str) -> str:
+def public_url(url: str, option: str = "--backend-url") -> str:
     """The URL without a user name and password (what may be stored and shown); the pair is kept in this process."""
     parts = urlsplit(url.strip())
+    bad = InputError(f"{option} {public_url_text(url)!r} is not an http(s) URL: give one like http://127.0.0.1:7860")
+    try:
+        port = parts.port
+    except ValueError:
+        raise bad from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"--backend-url {public_url_text(url)!r} is not an http(s) URL: give one like "
-                         "http://127.0.0.1:7860")  # fmt: skip
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        raise bad
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    host += f":{port}" if port else ""
     clean = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
     if parts.username:
         with _guard:
-            _passwords[clean] = (parts.username, parts.password or "")
+            _passwords[clean] = (unquote(parts.username), unquote(parts.password or ""))
     return clean
 
 
@@ -95,6 +100,8 @@ class Server:
             raise ServerDown(f"{name} did not answer in time: is it busy or stuck? Try again, or restart it") from None
         except httpx.TransportError as err:
             raise ServerDown(f"cannot reach {name} ({type(err).__name__}): {self.hint}") from None
+        except httpx.HTTPError as err:  # a reply that cannot be read (a broken encoding, a redirect loop)
+            raise BackendError(f"{name} sent a reply that cannot be read ({type(err).__name__}): {self.hint}") from None
         if reply.status_code == 401:
             raise BackendError(f"{name} asks for a user name and password: set {self.auth_env}=user:password, "
                                "or give them in the URL")  # fmt: skip

@@ -62,7 +62,7 @@ class LlmEngine(CorefEngine):
                          "engine, not the language model")  # fmt: skip
             return RulesEngine().find_characters(text, doc, lines)
         try:
-            answer = self.assistant.ask(LlmCharacters, INSTRUCTIONS, text)
+            answer = self.assistant.ask(LlmCharacters, INSTRUCTIONS, text, temperature=0.0)  # the same story, the same cast
         except BackendError as err:
             self.note = f"the language model could not be used ({err}); the rules engine found the characters"
             return RulesEngine().find_characters(text, doc, lines)

@@ -175,6 +175,8 @@ class Worker:
             current = q.jobs(project, ids)
             if self.down is not None:
                 return current  # this worker's server is down: the others make the rest
+            if self.stopping.is_set():
+                raise Cancelled(f"stopped after {self.made} images; run the same command again to make the rest")
             ended = sum(1 for j in current if j.state in q.FINAL)
             if progress:
                 progress(ended, len(current))
