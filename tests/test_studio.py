@@ -3,6 +3,7 @@ the page, and a mistake is an error box, never a traceback. The worker runs in t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,35 @@ def test_a_new_project_from_a_pasted_story(root):
     # a second tab with that URL sees the same project
     other = studio(project="dragon")
     assert any("3 scenes" in h.value for h in other.subheader)
+
+
+def test_a_story_drafted_by_a_language_model_goes_into_the_form(root, monkeypatch):
+    from test_write import GOOD, KEY, FakeLLM
+
+    monkeypatch.setenv("STORYREEL_LLM_KEY", KEY)
+    fake = FakeLLM([json.dumps(GOOD)])
+    try:
+        at = studio(project=None)
+        at.text_input(key="draft_topic").set_value("a fox who outwits a crow")
+        at.number_input(key="draft_scenes").set_value(3)
+        at.text_input(key="draft_url").set_value(fake.url)
+        at.text_input(key="draft_model").set_value("llama3.1")
+        at.button(key=key(at.button, "FormSubmitter:draft")).click().run()
+        ok(at)
+        text = at.text_area(key="new_text").value
+        assert text.startswith("# The Fox and the Crow") and "Rusty: What a voice" in text
+        assert at.text_input(key="new_name").value == "the-fox-and-the-crow"
+        assert not list(root.iterdir())  # nothing made until the user creates the project
+        at.button[0].click().run()  # Create project
+        ok(at)
+        assert len(Project(root / "the-fox-and-the-crow").scenes()) == 3
+        assert not [f for f in root.rglob("*") if f.is_file() and KEY.encode() in f.read_bytes()]
+    finally:
+        fake.close()
+    at = studio(project=None)  # no server given: an error box, the form as it was
+    at.text_input(key="draft_topic").set_value("a fox")
+    at.button(key=key(at.button, "FormSubmitter:draft")).click().run()
+    assert not at.exception and any("needs --llm-url" in e.value for e in at.error)
 
 
 def test_bad_stories_get_an_error_box_and_make_nothing(root):

@@ -41,6 +41,34 @@ def create() -> None:
     st.query_params["project"] = chosen
 
 
+def draft() -> None:
+    """The Draft button: a story from the user's language model, put in the New project form to read and change."""
+    from storyreel.assist.llm import Assistant, write_story
+
+    ss = st.session_state
+    text = write_story(ss.get("draft_topic") or "", int(ss.get("draft_scenes") or 8),
+                       Assistant(ss.get("draft_url") or None, ss.get("draft_model") or None))  # fmt: skip
+    ss["new_text"] = text
+    if not (ss.get("new_name") or "").strip():
+        from storyreel.stages.characters import new_character_id
+
+        ss["new_name"] = new_character_id(text.splitlines()[0].lstrip("# "), set())  # the title, as a folder name
+
+
+def draft_form() -> None:
+    with st.expander("No story yet? Draft one with your language model"):
+        with st.form("draft"):
+            st.text_input("What it is about", key="draft_topic", placeholder="a fox who outwits a crow")
+            a, b, c = st.columns([1, 3, 2])
+            a.number_input("Scenes", 1, 60, 8, key="draft_scenes")
+            b.text_input("Server (OpenAI-compatible)", key="draft_url", placeholder="http://127.0.0.1:11434/v1",
+                         help="Ollama, llama.cpp's server, vLLM, LM Studio or OpenAI. A key: start the studio with "
+                              "STORYREEL_LLM_KEY set; it is never stored.")  # fmt: skip
+            c.text_input("Model", key="draft_model", placeholder="llama3.1")
+            st.form_submit_button("Draft the story", on_click=lambda: common.run_action(
+                draft, done="drafted: read it below, change what you like, then create the project"))  # fmt: skip
+
+
 def new_project_form() -> None:
     st.subheader("New project")
     with st.form("new_project"):
@@ -50,6 +78,7 @@ def new_project_form() -> None:
                          max_upload_size=1, key="new_upload")  # fmt: skip
         st.form_submit_button("Create project", type="primary", on_click=lambda: common.run_action(
             create, done="project created: check its scenes below, then its characters"))  # fmt: skip
+    draft_form()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
