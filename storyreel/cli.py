@@ -329,6 +329,33 @@ def prompt(
 
 
 @app.command()
+def describe(
+    project: Annotated[Path, typer.Argument(help="The project folder.")],
+    scene: Annotated[list[str] | None, typer.Option("--scene", help="Only these scenes (number or id).")] = None,
+    character: Annotated[list[str] | None, typer.Option("--character", help="Suggest these characters' words (id).")] = None,
+    llm_url: LlmUrlOpt = None, llm_model: LlmModelOpt = None,
+) -> None:  # fmt: skip
+    """Ask your language model what each scene's picture shows (or, with --character, a character's look)."""
+    from .assist.llm import Assistant, describe_character, describe_scenes
+
+    _require_project(project)
+    proj, opts = _project_opts(project, llm_url=llm_url, llm_model=llm_model)
+    assistant = Assistant(opts.get("llm_url"), opts.get("llm_model"))
+    if character:
+        story = proj.story_text() or ""
+        for cid in character:
+            c = pipeline.find_character(proj, cid)
+            words = describe_character(c, story, assistant)
+            proj.update_character(c.id, prompt=words)
+            out.print(f"{c.id}: {words}", highlight=False)
+        return
+    scenes = [proj.scene(s) for s in scene] if scene else proj.scenes()
+    for sid, draw in describe_scenes(scenes, proj.characters(), assistant).items():
+        proj.set_scene_visual(sid, draw)
+        out.print(f"{proj.scene(sid).index + 1}: {draw}", highlight=False)
+
+
+@app.command()
 def generate(
     project: Annotated[Path, typer.Argument(help="The project folder.")],
     backend: BackendOpt = None, backend_url: BackendUrlOpt = None, workflow: WorkflowOpt = None,

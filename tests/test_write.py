@@ -12,6 +12,7 @@ import pytest
 from conftest import run_cli, send_reply
 
 from storyreel.stages.story import parse_story
+from storyreel.store.db import Project
 
 KEY = "sk-test-0123456789abcdef"
 GOOD = {"title": "The Fox and the Crow", "lines": [
@@ -209,5 +210,35 @@ def test_an_openai_key_goes_to_openai_only_and_a_bar_stays_in_its_line(tmp_path)
         assert "Authorization" not in fake.requests[0][0]  # a local server never gets the OpenAI key
         line = (tmp_path / "s.txt").read_text(encoding="utf-8").splitlines()[2]
         assert line == "Narrator: Rain / wind. | a hut / a tree"
+    finally:
+        fake.close()
+
+
+def test_describe_writes_what_each_scene_shows_and_a_characters_look(tmp_path, llm_env):
+    path = tmp_path / "fable.txt"
+    path.write_text(FABLE, encoding="utf-8")
+    assert run_cli("new", path, "--project", tmp_path / "p").code == 0
+    project = Project(tmp_path / "p")
+    n = len(project.scenes())
+    drawings = {"scenes": [{"scene": i + 1, "draw": f"picture {i + 1}: Corvo and Rusty by the oak"} for i in range(n)]}
+    fake = FakeLLM([json.dumps(drawings), json.dumps({"words": "glossy black crow, bright eyes, , tiny crown"})])
+    try:
+        run = run_cli("describe", tmp_path / "p", "--llm-url", fake.url, "--llm-model", "m", env=llm_env)
+        assert run.code == 0, run.stderr
+        asked = fake.requests[0][1]["messages"][-1]["content"]
+        assert "1. Corvo the crow sat in an oak" in asked and "(in it: Corvo" in asked
+        scenes = Project(tmp_path / "p").scenes()
+        assert [s.visual for s in scenes] == [f"picture {i + 1}: Corvo and Rusty by the oak"
+                                              for i in range(n)]  # fmt: skip
+        shown = run_cli("prompt", tmp_path / "p", "1", "picture 1: Corvo and Rusty by the oak")
+        assert "picture 1: Corvo and Rusty by the oak" in shown.stdout
+        # remembered server and model: a character's look, asked with the sentences that say it
+        run = run_cli("describe", tmp_path / "p", "--character", "corvo", env=llm_env)
+        assert run.code == 0, run.stderr
+        asked = fake.requests[1][1]["messages"][-1]["content"]
+        assert "The character: Corvo" in asked and "She opened her beak to sing" in asked
+        corvo = next(c for c in Project(tmp_path / "p").characters() if c.id == "corvo")
+        assert (corvo.prompt, corvo.edited) == ("glossy black crow, bright eyes, tiny crown", True)
+        assert not [f for f in (tmp_path / "p").rglob("*") if f.is_file() and KEY.encode() in f.read_bytes()]
     finally:
         fake.close()

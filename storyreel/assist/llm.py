@@ -142,3 +142,53 @@ def write_story(topic: str, scenes: int, assistant: Assistant) -> str:
 
 def _flat(text: Any) -> str:
     return " ".join(str(text).split())
+
+
+class SceneDrawing(BaseModel):
+    scene: int = Field(description="the scene's number, as given")
+    draw: str = Field(min_length=1, description="what its picture shows, naming the characters in it")
+
+
+class Drawings(BaseModel):
+    scenes: list[SceneDrawing] = Field(min_length=1)
+
+
+class Looks(BaseModel):
+    words: str = Field(min_length=1, description="comma-separated words for the picture: looks, clothes, age")
+
+
+ILLUSTRATOR = ("You are the illustrator of a picture book. For each numbered scene of the story, say in one line what "
+               "its picture shows: who is there (by the names given), what they do, where. No art style words.")
+DESIGNER = ("You design a character of a story for its pictures. From what the story says of them, give 4 to 10 "
+            "comma-separated words for how they look (kind, age, hair, clothes, colours); invent what the story does "
+            "not say, in keeping with it. No art style words.")  # fmt: skip
+
+
+def describe_scenes(scenes: list[Any], characters: list[Any], assistant: Assistant) -> dict[str, str]:
+    """What each scene's picture shows, in the model's words, by scene id; the characters keep their names, so their
+    prompt words are still put in."""
+    names = {c.id: c.name for c in characters}
+    lines = [f"{i + 1}. {_flat(s.text)} (in it: {', '.join(names.get(c, c) for c in s.characters) or 'nobody'})"
+             for i, s in enumerate(scenes)]  # fmt: skip
+    answer = assistant.ask(Drawings, ILLUSTRATOR, "\n".join(lines), temperature=0.4)
+    out = {}
+    for d in answer.scenes:
+        if 1 <= d.scene <= len(scenes):
+            out[scenes[d.scene - 1].id] = _flat(d.draw).replace("|", "/")
+    if not out:
+        raise BackendError(f"the language model {assistant.model} described none of the scenes: try another model")
+    return out
+
+
+def describe_character(character: Any, story_text: str, assistant: Assistant) -> str:
+    """Prompt words for a character, from the sentences that mention it."""
+    said = sorted({_sentence(story_text, m.start) for m in character.mentions})[:12]
+    request = f"The character: {character.name}.\nWhat the story says:\n" + "\n".join(f"- {s}" for s in said)
+    words = [w.strip() for w in assistant.ask(Looks, DESIGNER, request, temperature=0.4).words.split(",")]
+    return ", ".join(w for w in words if w)[:300]
+
+
+def _sentence(text: str, at: int) -> str:
+    start = max(text.rfind(".", 0, at), text.rfind("\n", 0, at)) + 1
+    ends = [i for i in (text.find(".", at), text.find("\n", at)) if i >= 0]
+    return _flat(text[start : (min(ends) + 1) if ends else len(text)])
