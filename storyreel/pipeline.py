@@ -104,9 +104,9 @@ DEFAULTS: dict[str, Any] = {
     "language": None,
 }
 # options that, once given, the project remembers for the next command
-REMEMBERED = ("backend", "model", "backend_url", "workflow", "llm_url", "llm_model", "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect",
-              "tts", "voice", "speed", "music", "music_volume", "coref", "scenes", "captions", "caption_size",
-              "motion", "transitions", "language")  # fmt: skip
+REMEMBERED = ("backend", "model", "backend_url", "workflow", "llm_url", "llm_model", "candidates", "seed", "steps",
+              "guidance", "size", "style", "negative", "aspect", "tts", "voice", "speed", "music", "music_volume",
+              "coref", "scenes", "captions", "caption_size", "motion", "transitions", "language")  # fmt: skip
 
 
 @dataclass
@@ -129,15 +129,13 @@ def in_force(project: Project, given: dict[str, Any] | None = None) -> dict[str,
 
 
 def given_options(options: Options) -> dict[str, Any]:
-    given = {k: v for k, v in vars(options).items() if v is not None}
-    if given.get("backend_url"):  # the user name and password stay in this process, never in the project
-        from .backends.http import public_url
+    from .backends.http import public_url  # the user name and password stay in this process, never in the project
 
+    given = {k: v for k, v in vars(options).items() if v is not None}
+    if given.get("backend_url"):
         urls = [public_url(u) for u in server_urls(given)]
         given["backend_url"] = urls[0] if len(urls) == 1 else urls
     if given.get("llm_url"):
-        from .backends.http import public_url
-
         given["llm_url"] = public_url(str(given["llm_url"]), "--llm-url")
     if given.get("workflow"):  # any folder the next command runs from
         given["workflow"] = str(Path(str(given["workflow"])).expanduser().resolve())
@@ -357,14 +355,12 @@ def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | Non
              should_stop: Callable[[], bool] | None = None) -> tuple[ImageBackend, int]:  # fmt: skip
     """Queue the missing candidates and make them in this process (through the same queue and worker code as
     the studio; another worker on the project shares the work). Returns the backend and how many it made."""
-    from .executors.inprocess import Worker
+    from .executors.inprocess import Worker, backend_key
 
     backend = backend or backend_for(opts, log)
     mine: list[int] = []
     ids = queue_candidates(project, opts, scenes, backend, log=log, fresh=mine)
     ids += queue.enqueue(project, missing_pick_jobs(project, scenes or project.scenes(), backend, log), mine)
-    from .executors.inprocess import backend_key
-
     key = backend_key(backend.name, backend.location or backend.model_id, backend.options)
     servers = server_urls(opts) if backend.options.get("url") else []
     try:

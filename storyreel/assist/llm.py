@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ..backends.http import public_url
+from ..backends.http import Server, public_url
 from ..errors import BackendError, InputError
 
 KEY_ENVS = ("STORYREEL_LLM_KEY", "OPENAI_API_KEY")
@@ -43,6 +43,32 @@ def api_key(url: str = "") -> str | None:
     return os.environ.get("OPENAI_API_KEY") or None if host == "openai.com" or host.endswith(".openai.com") else None
 
 
+class _ModelServer(Server):
+    """An OpenAI-compatible server: its key as a bearer token, and no reply that names the key shows it."""
+
+    slow_hint = "try a smaller model or fewer scenes"
+
+    def headers(self) -> dict[str, str]:
+        key = api_key(self.url)
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def unauthorized(self) -> str:
+        return f"{self.name} refused the key: set STORYREEL_LLM_KEY (or OPENAI_API_KEY) to a valid one"
+
+    def refused(self, reply: Any) -> Any:
+        try:
+            super().refused(reply)
+        except BackendError as err:
+            raise BackendError(_scrub(str(err))) from None
+
+
+def _scrub(text: str) -> str:
+    for env in KEY_ENVS:
+        if os.environ.get(env):
+            text = text.replace(os.environ[env], "***")
+    return text
+
+
 class Assistant:
     """A chat completions client that asks for JSON of a pydantic model's shape."""
 
@@ -54,38 +80,18 @@ class Assistant:
             raise InputError("the writing assistant needs --llm-model: the model's name on that server, e.g. llama3.1")
         self.url = public_url(url, "--llm-url")
         self.model = model
-
-    def _scrub(self, text: str) -> str:
-        for env in KEY_ENVS:
-            if os.environ.get(env):
-                text = text.replace(os.environ[env], "***")
-        return text
+        self.server = _ModelServer(self.url, "language model", KEY_ENVS[0], "start it, or check --llm-url",
+                                   option="--llm-url", timeout=TIMEOUT_S)  # fmt: skip
 
     def _chat(self, messages: list[dict[str, str]], temperature: float) -> str:
-        import httpx
-
-        key = api_key(self.url)
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
         body = {"model": self.model, "messages": messages, "temperature": temperature,
                 "response_format": {"type": "json_object"}}  # fmt: skip
-        where = f"the language model server at {self.url}"
+        reply = self.server.call("POST", "/chat/completions", json=body)
         try:
-            reply = httpx.post(f"{self.url}/chat/completions", json=body, headers=headers, timeout=TIMEOUT_S)
-        except httpx.TimeoutException:
-            raise BackendError(f"{where} did not answer in time: try a smaller model or fewer scenes") from None
-        except httpx.TransportError as err:
-            raise BackendError(f"cannot reach {where} ({type(err).__name__}): start it, or check --llm-url") from None
-        if reply.status_code == 401:
-            raise BackendError(f"{where} refused the key: set STORYREEL_LLM_KEY (or OPENAI_API_KEY) to a valid one")
-        if reply.status_code >= 400:
-            from ..backends.http import detail
-
-            raise BackendError(self._scrub(f"{where} failed ({reply.status_code}): {detail(reply)}"))
-        try:
-            return str(reply.json()["choices"][0]["message"]["content"])
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise BackendError(f"{where} did not answer as a chat completions server does: is --llm-url its /v1 "
-                               "address?") from None  # fmt: skip
+            return str(reply["choices"][0]["message"]["content"])
+        except (KeyError, IndexError, TypeError):
+            raise BackendError(f"{self.server.name} did not answer as a chat completions server does: is --llm-url "
+                               "its /v1 address?") from None  # fmt: skip
 
     def ask(self, shape: type[T], instructions: str, request: str, temperature: float = 0.8) -> T:
         """The model's answer as ``shape``; a malformed answer is asked again once, saying what was wrong."""

@@ -73,8 +73,7 @@ class ComfyUIBackend(ImageBackend):
         self.model_id = self.model or "comfyui"
         self.location = self.model
         self.options = {"url": self.url, **({"workflow": self.workflow_path} if workflow else {})}
-        self.server = Server(self.url, "ComfyUI", AUTH_ENV, HINT)
-        self.server.refused = self._refused  # type: ignore[method-assign]
+        self.server = _ComfyUIServer(self.url, "ComfyUI", AUTH_ENV, HINT)
 
     def describe(self) -> str:
         flow = f", workflow {Path(self.workflow_path).name}" if self.workflow_path != str(DEFAULT_WORKFLOW) else ""
@@ -254,10 +253,10 @@ class ComfyUIBackend(ImageBackend):
         except BackendError:
             pass
 
-    def _refused(self, reply: Any) -> Any:
-        """ComfyUI's account of a workflow it will not run: the node, its class and what is wrong, on one line."""
-        from .http import detail
 
+class _ComfyUIServer(Server):
+    def refused(self, reply: Any) -> Any:
+        """ComfyUI's account of a workflow it will not run: the node, its class and what is wrong, on one line."""
         try:
             data = reply.json()
         except ValueError:
@@ -275,7 +274,7 @@ class ComfyUIBackend(ImageBackend):
         if isinstance(error, dict) and error.get("message"):
             extra = f": {error['details']}" if error.get("details") else ""
             raise BackendError(f"ComfyUI refused the workflow: {_one_line(error['message'] + extra)}")
-        raise BackendError(f"the ComfyUI server at {self.url} failed ({reply.status_code}): {detail(reply)}")
+        return super().refused(reply)
 
 
 _CLOSED = object()

@@ -56,20 +56,28 @@ def credentials(url: str, env: str) -> tuple[str, str] | None:
 
 
 class Server:
-    """An HTTP server of pictures: ``call`` returns the reply's JSON (or bytes), or raises a one-line BackendError
-    that names the server and says what to do."""
+    """A server storyreel asks over HTTP (of pictures, of words): ``call`` returns the reply's JSON (or bytes), or
+    raises a one-line BackendError that names the server and says what to do. A kind of server with its own
+    password scheme or its own account of a refusal overrides ``headers``, ``unauthorized`` or ``refused``."""
 
-    def __init__(self, url: str, label: str, auth_env: str, hint: str) -> None:
-        self.url, self.label, self.auth_env, self.hint = url, label, auth_env, hint
+    slow_hint = "is it busy or stuck? Try again, or restart it"
+
+    def __init__(self, url: str, label: str, auth_env: str, hint: str, option: str = "--backend-url",
+                 timeout: float | None = None) -> None:  # fmt: skip
+        self.url, self.label, self.auth_env, self.hint, self.option = url, label, auth_env, hint, option
+        self.timeout = timeout
         self._client: Any = None
+
+    @property
+    def name(self) -> str:
+        return f"the {self.label} server at {self.url}"
 
     def client(self) -> Any:
         if self._client is None:
             import httpx
 
-            auth = credentials(self.url, self.auth_env)
-            self._client = httpx.Client(base_url=self.url, auth=httpx.BasicAuth(*auth) if auth else None,
-                                        timeout=httpx.Timeout(TIMEOUT_S, connect=10.0))  # fmt: skip
+            self._client = httpx.Client(base_url=self.url, headers=self.headers(),
+                                        timeout=httpx.Timeout(self.timeout or TIMEOUT_S, connect=10.0))  # fmt: skip
         return self._client
 
     def close(self) -> None:
@@ -84,7 +92,7 @@ class Server:
             pass
 
     def headers(self) -> dict[str, str]:
-        """The Authorization header, for a connection httpx does not make (a websocket)."""
+        """The Authorization header (HTTP basic), for every request and for a websocket."""
         import base64
 
         auth = credentials(self.url, self.auth_env)
@@ -93,18 +101,17 @@ class Server:
     def call(self, method: str, path: str, raw: bool = False, **kw: Any) -> Any:
         import httpx
 
-        name = f"the {self.label} server at {self.url}"
+        name = self.name
         try:
             reply = self.client().request(method, path, **kw)
         except httpx.TimeoutException:
-            raise ServerDown(f"{name} did not answer in time: is it busy or stuck? Try again, or restart it") from None
+            raise ServerDown(f"{name} did not answer in time: {self.slow_hint}") from None
         except httpx.TransportError as err:
             raise ServerDown(f"cannot reach {name} ({type(err).__name__}): {self.hint}") from None
         except httpx.HTTPError as err:  # a reply that cannot be read (a broken encoding, a redirect loop)
             raise BackendError(f"{name} sent a reply that cannot be read ({type(err).__name__}): {self.hint}") from None
         if reply.status_code == 401:
-            raise BackendError(f"{name} asks for a user name and password: set {self.auth_env}=user:password, "
-                               "or give them in the URL")  # fmt: skip
+            raise BackendError(self.unauthorized())
         if reply.status_code == 404:
             raise BackendError(f"{name} has no {path}: {self.hint}")
         if reply.status_code >= 400:
@@ -114,12 +121,16 @@ class Server:
         try:
             return reply.json()
         except ValueError:
-            raise BackendError(f"{name} sent something that is not JSON for {path}: is --backend-url the "
+            raise BackendError(f"{name} sent something that is not JSON for {path}: is {self.option} the "
                                f"{self.label} server's address?") from None  # fmt: skip
 
+    def unauthorized(self) -> str:
+        return (f"{self.name} asks for a user name and password: set {self.auth_env}=user:password, or give them in "
+                "the URL")  # fmt: skip
+
     def refused(self, reply: Any) -> Any:
-        """A reply of 400 or more: a backend may read the server's own account of what is wrong first."""
-        raise BackendError(f"the {self.label} server at {self.url} failed ({reply.status_code}): {detail(reply)}")
+        """A reply of 400 or more (but 401, 404): the server's own account of what is wrong."""
+        raise BackendError(f"{self.name} failed ({reply.status_code}): {detail(reply)}")
 
 
 def detail(reply: Any) -> str:

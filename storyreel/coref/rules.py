@@ -246,7 +246,6 @@ class RulesEngine(CorefEngine):
         return not any(m.dep in ("nsubj", "nsubjpass") or m.dep == "conj" and m.subject for m in e.mentions)
 
     def _entities(self, doc: Any, lines: Sequence[Line] = ()) -> list[_Entity]:
-        self._toks = _tokens(doc)
         quote = _quote_mask(doc)
         speakers: dict[int, str] = {}  # a script line's words are a quotation of its speaker's
         starts = [t.idx for t in _tokens(doc)]
@@ -725,9 +724,9 @@ class RulesEngine(CorefEngine):
                 later.append(m)
                 continue
             if m.type == "name":
-                e = self._match_name(m, entities) or self._named_now(m, entities)
+                e = self._match_name(m, entities) or self._named_now(doc, m, entities)
                 attach(m, e or new(m))
-                self._note_siblings(m, entities, by_token)
+                self._note_siblings(doc, m, entities, by_token)
                 for noun in self._descriptors(doc, m):
                     e2 = entities[m.entity]  # type: ignore[index]
                     e2.nouns.add(noun)
@@ -904,10 +903,10 @@ class RulesEngine(CorefEngine):
     def _agree(m: _Mention, e: _Entity) -> bool:
         return e.number == m.number and (m.gender is None or e.gender in (None, m.gender))
 
-    def _note_siblings(self, m: _Mention, entities: list[_Entity], by_token: dict[int, _Mention]) -> None:
+    def _note_siblings(self, doc: Any, m: _Mention, entities: list[_Entity], by_token: dict[int, _Mention]) -> None:
         """Names joined by "and" as what a family's children are called ("his two children, Hansel and Gretel",
         "named the boys Romulus and Remus") are brother and sister: later "her brother" is the other one."""
-        tok = self._toks[m.head]
+        tok = _tokens(doc)[m.head]
         if tok.dep_ != "conj" or tok.head.i not in by_token:
             return
         first = tok.head
@@ -921,9 +920,9 @@ class RulesEngine(CorefEngine):
             a.siblings.add(b.id)
             b.siblings.add(a.id)
 
-    def _named_now(self, m: _Mention, entities: list[_Entity]) -> _Entity | None:
+    def _named_now(self, doc: Any, m: _Mention, entities: list[_Entity]) -> _Entity | None:
         """The one we knew without a name, named now with the noun it went by: "the cat" ... "the cat Puss"."""
-        toks = self._toks
+        toks = _tokens(doc)
         if toks[m.start_tok].lower_ != "the" or m.head - m.start_tok < 2:
             return None
         noun = toks[m.head - 1]
@@ -1113,23 +1112,24 @@ class RulesEngine(CorefEngine):
             return None
         return e
 
-    def _called_in_quote(self, m: _Mention, sent: Any) -> set[int]:
+    def _called_in_quote(self, doc: Any, m: _Mention, start: int, end: int) -> set[int]:
         """Whom the quotation that ``m`` says (as the subject of "asked", "said" in its sentence) calls by name:
-        '"Mother, why ...?" she asked': the speaker is not the mother."""
-        tok = self._toks[m.head]
+        '"Mother, why ...?" she asked': the speaker is not the mother. ``start``-``end``: the tokens of ``m``'s
+        sentence and the one before (the quotation may end a sentence before)."""
+        toks = _tokens(doc)
+        tok = toks[m.head]
         if m.in_quote or tok.dep_ != "nsubj" or tok.head.lemma_ not in lx.SPEECH_LEMMAS:
             return set()
-        start = self._toks[sent.start - 1].sent.start if sent.start > 0 else 0  # the quotation may end a sentence before
-        blocks = {self._quote[i] for i in range(start, sent.end) if self._quote[i]}
+        blocks = {self._quote[i] for i in range(start, end) if self._quote[i]}
         return {x.entity for b in blocks for x in self._by_block.get(b, ()) if x.entity is not None
-                and x.type in ("name", "description") and self._vocative(self._toks[0].doc, x)}  # fmt: skip
+                and x.type in ("name", "description") and self._vocative(doc, x)}  # fmt: skip
 
     def _match_pronoun(self, doc: Any, m: _Mention, entities: list[_Entity],
                        speaker: _Entity | None = None) -> _Entity | None:  # fmt: skip
         toks = _tokens(doc)
         sent = toks[m.head].sent
         before = toks[sent.start - 1].sent.start if sent.start > 0 else 0
-        called = self._called_in_quote(m, sent)
+        called = self._called_in_quote(doc, m, before, sent.end)
 
         def fits(e: _Entity) -> bool:
             if e is speaker or e.id in called:

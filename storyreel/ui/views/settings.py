@@ -30,13 +30,8 @@ def save(project, backend: str, model: str, candidates: int, steps: int | None, 
     """Check everything first (a missing model, a bad size say so and nothing is stored), then store it."""
     given = dict(backend=backend, model=model.strip() or None, candidates=int(candidates), steps=steps,
                  guidance=guidance, size=size.strip() or None, seed=int(seed), style=style, negative=negative)  # fmt: skip
-    urls = backend_url.replace(",", " ").split()  # one server, or several to share the pictures
-    if urls:  # kept without a password (STORYREEL_A1111_AUTH gives it to the worker)
-        from storyreel.backends.http import public_url
-
-        given["backend_url"] = public_url(urls[0]) if len(urls) == 1 else [public_url(u) for u in urls]
-    else:
-        given["backend_url"] = None
+    urls = backend_url.replace(",", " ").split()  # one server, or several to share the pictures; stored without a
+    given["backend_url"] = (urls[0] if len(urls) == 1 else urls) or None  # password (as every option: given_options)
     trial = {**common.options(project), **given}
     if trial["model"] and trial["backend"] == "auto":  # a model asked for by name must be there, even for auto
         from storyreel.backends.diffusers_local import locate
