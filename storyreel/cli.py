@@ -78,6 +78,9 @@ SpeedOpt = Annotated[int | None, typer.Option(help="Speaking speed in words per 
 MusicOpt = Annotated[str | None, typer.Option(help="Background music file, lowered under the voice (\"\" for none). (default: none)")]
 MusicVolOpt = Annotated[float | None, typer.Option("--music-volume", help="Music volume, 0 to 2. (default: 0.3)")]
 CorefOpt = Annotated[str | None, typer.Option("--coref", help="Character finder engine: rules, fastcoref, or llm (your language model, with --llm-url and --llm-model). (default: rules)")]
+ExecutorOpt = Annotated[str | None, typer.Option("--executor", help="Where the pictures are made: inprocess (this process) or ray (a Ray cluster's actors, one per GPU; `pip install 'storyreel[ray]'`). (default: inprocess)")]
+RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", help="For --executor ray: a running cluster (`ray start --head` prints it, e.g. 10.0.0.5:6379); without it a local cluster is started for the run.")]
+RayActorsOpt = Annotated[int | None, typer.Option("--ray-actors", help="For --executor ray: how many actors, each holding the model. (default: one per GPU, or one per four CPUs)")]
 LlmUrlOpt = Annotated[str | None, typer.Option("--llm-url", help="An OpenAI-compatible server's /v1 address, e.g. http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1; its key from STORYREEL_LLM_KEY or OPENAI_API_KEY.")]
 LlmModelOpt = Annotated[str | None, typer.Option("--llm-model", help="The model's name on that server, e.g. llama3.1 or gpt-4o-mini.")]
 CaptionsOpt = Annotated[bool | None, typer.Option("--captions/--no-captions", help="Burn captions in. (default: on)")]
@@ -106,12 +109,14 @@ def make(
     coref: CorefOpt = None, llm_url: LlmUrlOpt = None, llm_model: LlmModelOpt = None,
     captions: CaptionsOpt = None, caption_size: CaptionSizeOpt = None,
     motion: MotionOpt = None, transitions: TransitionsOpt = None, language: LanguageOpt = None,
+    executor: ExecutorOpt = None, ray_address: RayAddressOpt = None, ray_actors: RayActorsOpt = None,
     replace: ReplaceOpt = False, force: ForceOpt = False, yes: YesOpt = False,
 ) -> None:  # fmt: skip
     """Everything in one go: story in, narrated video and .srt out (each scene shows its first candidate)."""
     opts = Options(backend, model, scenes, candidates, seed, steps, guidance, size, style, negative, aspect, tts,
                    voice, speed, music, music_volume, coref, captions, caption_size, motion, transitions,
-                   language, backend_url, str(workflow) if workflow else None, llm_url, llm_model)  # fmt: skip
+                   language, backend_url, str(workflow) if workflow else None, llm_url, llm_model, executor,
+                   ray_address, ray_actors)  # fmt: skip
     with progress_bars() as (on_progress, on_log):
         result = pipeline.make(story, output, project, opts, progress=on_progress, log=on_log, replace=replace,
                                overwrite=force, yes=yes)  # fmt: skip
@@ -362,6 +367,7 @@ def generate(
     model: ModelOpt = None, candidates: CandOpt = None, seed: SeedOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None, size: SizeOpt = None, style: StyleOpt = None,
     negative: NegativeOpt = None, aspect: AspectOpt = None,
     scene: Annotated[list[str] | None, typer.Option("--scene", help="Only these scenes (number or id).")] = None,
+    executor: ExecutorOpt = None, ray_address: RayAddressOpt = None, ray_actors: RayActorsOpt = None,
     yes: YesOpt = False,
 ) -> None:  # fmt: skip
     """Generate the missing candidate images of every scene (or of --scene N)."""
@@ -369,7 +375,8 @@ def generate(
     proj, opts = _project_opts(project, backend=backend, backend_url=backend_url,
                                workflow=str(workflow) if workflow else None, model=model, candidates=candidates,
                                seed=seed, steps=steps, guidance=guidance, size=size, style=style, negative=negative,
-                               aspect=aspect)  # fmt: skip
+                               aspect=aspect, executor=executor, ray_address=ray_address,
+                               ray_actors=ray_actors)  # fmt: skip
     only = [proj.scene(s) for s in scene] if scene else None
     pipeline.check_size(None, candidates, yes, only or proj.scenes())
     with progress_bars() as (on_progress, on_log):

@@ -78,6 +78,9 @@ class Options:
     workflow: str | None = None  # a ComfyUI workflow (API format) with marked inputs; None: the bundled one
     llm_url: str | None = None  # an OpenAI-compatible server, for --coref llm (its key from the environment)
     llm_model: str | None = None
+    executor: str | None = None  # inprocess (this process) | ray (a Ray cluster's actors); not remembered
+    ray_address: str | None = None  # a running Ray cluster; None: a local one started for the run
+    ray_actors: int | None = None  # None: one per GPU, or one per four CPUs
 
 
 DEFAULTS: dict[str, Any] = {
@@ -87,6 +90,9 @@ DEFAULTS: dict[str, Any] = {
     "workflow": None,
     "llm_url": None,
     "llm_model": None,
+    "executor": "inprocess",
+    "ray_address": None,
+    "ray_actors": None,
     "candidates": 1,
     "style": DEFAULT_STYLE,
     "negative": DEFAULT_NEGATIVE,
@@ -103,6 +109,7 @@ DEFAULTS: dict[str, Any] = {
     "transitions": True,
     "language": None,
 }
+EXECUTORS = ("inprocess", "ray")
 # options that, once given, the project remembers for the next command
 REMEMBERED = ("backend", "model", "backend_url", "workflow", "llm_url", "llm_model", "candidates", "seed", "steps",
               "guidance", "size", "style", "negative", "aspect", "tts", "voice", "speed", "music", "music_volume",
@@ -177,6 +184,9 @@ def check_options(merged: dict[str, Any], given: dict[str, Any], project_path: P
     number("music_volume", float, 0, 2, "give a music volume between 0 and 2 (0.3 is a good start)")
     number("caption_size", float, 0.5, 2, "give a caption size between 0.5 and 2 (1 is the default)")
     number("motion", float, 0, 2, "give a motion strength between 0 (still) and 2 (strong)")
+    if merged.get("executor") not in EXECUTORS:
+        raise InputError(f"--executor {merged['executor']!r} is not one of {', '.join(EXECUTORS)}")
+    number("ray_actors", int, 1, None, "give at least 1 Ray actor (or leave it out: one per GPU)")
     if merged.get("size"):
         parse_size(str(merged["size"]))
     if merged.get("language"):
@@ -364,7 +374,13 @@ def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | Non
     key = backend_key(backend.name, backend.location or backend.model_id, backend.options)
     servers = server_urls(opts) if backend.options.get("url") else []
     try:
-        if len(servers) > 1:  # each server a worker of its own on the same queue
+        if opts.get("executor") == "ray":  # the cluster's actors, each with a warm backend
+            from .executors.ray_cluster import RayExecutor
+
+            workers = [RayExecutor(opts.get("ray_address"), opts.get("ray_actors"), log=log)]
+            ended = workers[0].drain(project, ids, progress=lambda d, t: progress("images", d, t),
+                                     should_stop=should_stop)  # fmt: skip
+        elif len(servers) > 1:  # each server a worker of its own on the same queue
             workers = [Worker(backends={key: b}, should_stop=should_stop, hand_over=True)
                        for b in [backend, *(backend_for(opts, log, url=u) for u in servers[1:])]]  # fmt: skip
             ended = _drain_on_servers(project, ids, workers, progress, log)

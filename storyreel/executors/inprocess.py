@@ -146,14 +146,7 @@ class Worker:
 
         images = backend.generate(requests, progress=on_progress, should_stop=self._should_stop(beat))
         for job, req, image in zip(batch, requests, images, strict=True):
-            meta = dict(backend=backend.name, model=spec.get("model_id", backend.model_id), seed=req.seed, steps=req.steps,
-                        guidance=req.guidance, width=req.width, height=req.height, prompt=req.prompt,
-                        negative=req.negative)  # fmt: skip
-            about = {"kind": job.kind, "owner": job.target, "input_key": job.input_key, "slot": job.slot, **meta}
-            if job.kind == "candidate":
-                scene = project.db.execute("SELECT text FROM scenes WHERE id = ?", (job.target,)).fetchone()
-                about["scene_text"] = scene[0] if scene else ""
-            q.finish(project, job, png_bytes(image, about), meta)
+            q.finish(project, job, *stored_picture(backend, spec, req, image, about_job(project, job)))
             self.made += 1
 
     def _render(self, project: Project, job: q.Job, beat: _Heartbeat) -> None:
@@ -209,6 +202,24 @@ class Worker:
                 open_projects.pop(path).close()  # deleted in the studio
             if not worked:
                 stop.wait(poll)
+
+
+def about_job(project: Project, job: q.Job) -> dict[str, Any]:
+    """What a picture's PNG says of the job that made it (so a lost database can be rebuilt from the files)."""
+    about = {"kind": job.kind, "owner": job.target, "input_key": job.input_key, "slot": job.slot}
+    if job.kind == "candidate":
+        scene = project.db.execute("SELECT text FROM scenes WHERE id = ?", (job.target,)).fetchone()
+        about["scene_text"] = scene[0] if scene else ""
+    return about
+
+
+def stored_picture(backend: ImageBackend, spec: dict[str, Any], req: ImageRequest, image: Any,
+                   about: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:  # fmt: skip
+    """A made picture as it is stored: its PNG (saying what it is) and its record."""
+    meta = dict(backend=backend.name, model=spec.get("model_id", backend.model_id), seed=req.seed, steps=req.steps,
+                guidance=req.guidance, width=req.width, height=req.height, prompt=req.prompt,
+                negative=req.negative)  # fmt: skip
+    return png_bytes(image, {**about, **meta}), meta
 
 
 def backend_key(name: str, model: str | None, options: dict[str, str] | None = None) -> tuple[str | None, ...]:

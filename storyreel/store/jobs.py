@@ -150,20 +150,35 @@ def _release_stale(db: sqlite3.Connection, now: float) -> None:
     rows = db.execute("SELECT id, worker, heartbeat, attempts FROM jobs WHERE state = 'running'").fetchall()
     for r in rows:
         dead = r["heartbeat"] is None or now - r["heartbeat"] > STALE_SECONDS or not _worker_alive(r["worker"] or "")
-        if not dead:
-            continue
-        if r["attempts"] >= MAX_ATTEMPTS:
-            db.execute(
-                "UPDATE jobs SET state = 'failed', finished_at = ?, worker = NULL, "
-                "error = 'its worker stopped every time it made this image: see the worker log' WHERE id = ?",
-                (now, r["id"]),
-            )
-        else:  # made again by the next worker, unless the user had cancelled it meanwhile
-            db.execute(
-                "UPDATE jobs SET state = CASE WHEN cancel THEN 'cancelled' ELSE 'queued' END, cancel = 0, "
-                "worker = NULL, heartbeat = NULL, progress = 0 WHERE id = ?",
-                (r["id"],),
-            )
+        if dead:
+            _release(db, r["id"], r["attempts"], now)
+
+
+def _release(db: sqlite3.Connection, job_id: int, attempts: int, now: float) -> None:
+    if attempts >= MAX_ATTEMPTS:
+        db.execute(
+            "UPDATE jobs SET state = 'failed', finished_at = ?, worker = NULL, "
+            "error = 'its worker stopped every time it made this image: see the worker log' WHERE id = ?",
+            (now, job_id),
+        )
+    else:  # made again by the next worker, unless the user had cancelled it meanwhile
+        db.execute(
+            "UPDATE jobs SET state = CASE WHEN cancel THEN 'cancelled' ELSE 'queued' END, cancel = 0, "
+            "worker = NULL, heartbeat = NULL, progress = 0 WHERE id = ?",
+            (job_id,),
+        )
+
+
+def release(project: Project, jobs: list[Job]) -> None:
+    """A worker's jobs whose maker died (a Ray actor killed mid-batch): back to the queue for another, counted as
+    an attempt, so a batch that kills every worker that takes it ends as failed."""
+    with project.tx() as db:
+        now = time.time()
+        for j in jobs:
+            row = db.execute("SELECT attempts FROM jobs WHERE id = ? AND state = 'running' AND worker = ?",
+                             (j.id, j.worker)).fetchone()  # fmt: skip
+            if row is not None:
+                _release(db, j.id, row[0], now)
 
 
 def has_work(project: Project) -> bool:
