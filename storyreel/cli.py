@@ -341,22 +341,17 @@ def describe(
     llm_url: LlmUrlOpt = None, llm_model: LlmModelOpt = None,
 ) -> None:  # fmt: skip
     """Ask your language model what each scene's picture shows (or, with --character, a character's look)."""
-    from .assist.llm import Assistant, describe_character, describe_scenes
+    from .edit import describe_character, describe_scenes
 
     _require_project(project)
     proj, opts = _project_opts(project, llm_url=llm_url, llm_model=llm_model)
-    assistant = Assistant(opts.get("llm_url"), opts.get("llm_model"))
     if character:
-        story = proj.story_text() or ""
         for cid in character:
             c = pipeline.find_character(proj, cid)
-            words = describe_character(c, story, assistant)
-            proj.update_character(c.id, prompt=words)
-            out.print(f"{c.id}: {words}", highlight=False)
+            out.print(f"{c.id}: {describe_character(proj, opts, c.id)}", highlight=False)
         return
     scenes = [proj.scene(s) for s in scene] if scene else proj.scenes()
-    for sid, draw in describe_scenes(scenes, proj.characters(), assistant).items():
-        proj.set_scene_visual(sid, draw)
+    for sid, draw in describe_scenes(proj, opts, scenes).items():
         out.print(f"{proj.scene(sid).index + 1}: {draw}", highlight=False)
 
 

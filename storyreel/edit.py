@@ -248,6 +248,34 @@ def regenerate(project: Project, scene_id: str, opts: dict[str, Any], log: Log =
     return queue_candidates(project, opts, [scenes[i]], priority=1, log=log)
 
 
+def describe_scenes(project: Project, opts: dict[str, Any], scenes: list[Scene] | None = None) -> dict[str, str]:
+    """Each scene's what-to-draw in the words of the user's language model, stored as the scene's prompt (its
+    characters keep their names, so their words are still put in). Locked scenes keep theirs."""
+    from .assist.llm import Assistant
+    from .assist.llm import describe_scenes as ask
+
+    assistant = Assistant(opts.get("llm_url"), opts.get("llm_model"))
+    chosen = [s for s in (scenes if scenes is not None else project.scenes()) if not s.locked]
+    if not chosen:
+        raise InputError("every scene asked for is locked: unlock one to describe it")
+    drawn = ask(chosen, project.characters(), assistant)
+    with project.tx():
+        for sid, draw in drawn.items():
+            project.set_scene_visual(sid, draw)
+    return drawn
+
+
+def describe_character(project: Project, opts: dict[str, Any], character_id: str) -> str:
+    """A character's prompt words, suggested by the user's language model from the sentences that mention it."""
+    from .assist.llm import Assistant
+    from .assist.llm import describe_character as ask
+
+    character = find_character(project, character_id)
+    words = ask(character, project.story_text() or "", Assistant(opts.get("llm_url"), opts.get("llm_model")))
+    project.update_character(character.id, prompt=words)
+    return words
+
+
 def set_music(project: Project, data: bytes | None, filename: str | None) -> None:
     """Music under the voice: an uploaded file, checked as audio, kept in the project (None: no music)."""
     if data is None:

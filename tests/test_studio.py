@@ -527,3 +527,52 @@ def test_mentions_are_chosen_by_what_they_are_and_a_move_needs_a_target(tale):
     assert (target.start, target.end) not in {(m.start, m.end) for m in left} and len(left) == len(sieg.mentions) - 1
     # the choice does not carry over to another mention
     assert not at.multiselect(key=key(at.multiselect, f"mentions_{sieg.id}_")).value
+
+
+def test_the_writing_assistant_describes_scenes_and_suggests_a_characters_words(tale, monkeypatch):
+    from test_write import KEY, FakeLLM
+
+    monkeypatch.setenv("STORYREEL_LLM_KEY", KEY)
+    project = Project(tale)
+    at = studio("storyboard")
+    at.button(key="describe_scenes").click().run()  # no assistant yet: it says where to set one
+    assert not at.exception and any("Settings, Writing assistant" in e.value for e in at.error)
+    n = len(project.scenes())
+    drawings = {"scenes": [{"scene": i + 1, "draw": f"Fafnir over the gold, picture {i + 1}"} for i in range(n)]}
+    fake = FakeLLM([json.dumps(drawings), json.dumps({"scenes": [{"scene": 1, "draw": "Mira alone at dusk"}]}),
+                    json.dumps({"words": "old woman, herb basket, green shawl"})])  # fmt: skip
+    try:
+        at.switch_page("views/settings.py").run()
+        at.text_input(key="llm_url").set_value(fake.url)
+        at.button(key="save_assistant").click().run()  # a server but no model: nothing stored
+        assert not at.exception and any("needs --llm-model" in e.value for e in at.error)
+        assert project.settings().get("llm_url") is None
+        at.text_input(key="llm_model").set_value("llama3.1")
+        at.button(key="save_assistant").click().run()
+        ok(at)
+        assert (project.settings()["llm_url"], project.settings()["llm_model"]) == (fake.url, "llama3.1")
+
+        project.set_scene_lock(project.scenes()[1].id, True)  # a locked scene keeps its prompt
+        at.switch_page("views/storyboard.py").run()
+        at.button(key="describe_scenes").click().run()
+        ok(at)
+        asked = fake.requests[0][1]["messages"][-1]["content"]
+        assert "Fafnir" in asked and "dreamed of gold" not in asked  # scene 2, locked, is not asked about
+        scenes = project.scenes()
+        assert scenes[0].visual == "Fafnir over the gold, picture 1" and scenes[1].visual != "Fafnir over the gold, picture 2"
+        page = " ".join(m.value for m in at.markdown)
+        assert "Fafnir over the gold, picture 1" in page  # the new prompt is on the scene's card
+        at.toggle(key=f"edit_{scenes[2].id}").set_value(True).run()
+        at.button(key=f"describe_{scenes[2].id}").click().run()  # one scene, from its editor
+        ok(at)
+        assert project.scenes()[2].visual == "Mira alone at dusk"
+
+        at.switch_page("views/characters.py").run()
+        at.button(key=key(at.button, "describe_mira_")).click().run()
+        ok(at)
+        mira = _char(project, "Mira")
+        assert mira.prompt == "old woman, herb basket, green shawl"
+        assert at.text_input(key=key(at.text_input, "words_mira_")).value == "old woman, herb basket, green shawl"
+        assert not [f for f in tale.rglob("*") if f.is_file() and KEY.encode() in f.read_bytes()]
+    finally:
+        fake.close()

@@ -74,10 +74,12 @@ class Assistant:
 
     def __init__(self, url: str | None, model: str | None) -> None:
         if not url:
-            raise InputError("the writing assistant needs --llm-url: an OpenAI-compatible server, e.g. "
-                             "http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1")  # fmt: skip
+            raise InputError("the writing assistant needs --llm-url (the studio: Settings, Writing assistant): an "
+                             "OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (Ollama) or "
+                             "https://api.openai.com/v1")  # fmt: skip
         if not model:
-            raise InputError("the writing assistant needs --llm-model: the model's name on that server, e.g. llama3.1")
+            raise InputError("the writing assistant needs --llm-model (the studio: Settings, Writing assistant): the "
+                             "model's name on that server, e.g. llama3.1")  # fmt: skip
         self.url = public_url(url, "--llm-url")
         self.model = model
         self.server = _ModelServer(self.url, "language model", KEY_ENVS[0], "start it, or check --llm-url",

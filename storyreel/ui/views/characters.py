@@ -65,9 +65,15 @@ def character_card(project, ch, everyone, colour: dict, opts: dict, in_scenes: l
                           help="Put into the negative prompt of its scenes.")  # fmt: skip
             st.number_input("Portrait seed", value=seed, min_value=0, max_value=2**32 - 1, step=1, key=f"seed_{k}",
                             help="Fixed, so the preview changes only when the words do.")  # fmt: skip
-            st.button("Save", key=f"save_{k}", type="primary", on_click=common.action(
+            line = st.container(horizontal=True)
+            line.button("Save", key=f"save_{k}", type="primary", on_click=common.action(
                 save_words, ch.id, shown, common.Value(f"name_{k}"), common.Value(f"words_{k}"),
                 common.Value(f"neg_{k}"), common.Value(f"seed_{k}"), done="saved"))  # fmt: skip
+            line.button("Suggest words", key=f"describe_{k}", icon=":material/auto_awesome:",
+                        help="Your language model (Settings, Writing assistant) suggests prompt words from what "
+                             "the story says of this character.",
+                        on_click=common.action(lambda p, cid=ch.id: edit.describe_character(p, common.options(p), cid),
+                                               done=f"{ch.name}: words suggested; change them as you like"))  # fmt: skip
 
             st.markdown("**Mentions**")
             listed = ", ".join(dict.fromkeys(m.text for m in ch.mentions))

@@ -15,7 +15,7 @@ BACKEND_HELP = {
     "diffusers": "Stable Diffusion in this process (a model folder, a .safetensors file or a hub id)",
     "sketch": "storyboard cards: check timing, narration and captions without a model",
     "a1111": "your AUTOMATIC1111 or Forge web UI, started with --api (give its address below)",
-    "comfyui": "your ComfyUI server (give its address below; a workflow of your own: storyreel generate --workflow)",
+    "comfyui": "your ComfyUI server (give its address below, and a workflow of your own if you like)",
 }
 
 
@@ -26,13 +26,14 @@ def apply_preset(style_key: str) -> None:
 
 
 def save(project, backend: str, model: str, candidates: int, steps: int | None, guidance: float | None,
-         size: str, seed: int, style: str, negative: str, backend_url: str = "") -> None:  # fmt: skip
+         size: str, seed: int, style: str, negative: str, backend_url: str = "", workflow: str = "") -> None:  # fmt: skip
     """Check everything first (a missing model, a bad size say so and nothing is stored), then store it."""
     given = dict(backend=backend, model=model.strip() or None, candidates=int(candidates), steps=steps,
-                 guidance=guidance, size=size.strip() or None, seed=int(seed), style=style, negative=negative)  # fmt: skip
+                 guidance=guidance, size=size.strip() or None, seed=int(seed), style=style, negative=negative,
+                 workflow=workflow.strip() or None)  # fmt: skip
     urls = backend_url.replace(",", " ").split()  # one server, or several to share the pictures; stored without a
     given["backend_url"] = (urls[0] if len(urls) == 1 else urls) or None  # password (as every option: given_options)
-    trial = {**common.options(project), **given}
+    trial = {**common.options(project), **given, **pipeline.given_options(pipeline.Options(**given))}
     if trial["model"] and trial["backend"] == "auto":  # a model asked for by name must be there, even for auto
         from storyreel.backends.diffusers_local import locate
 
@@ -48,7 +49,41 @@ def save_form(project, style_key: str) -> None:
     steps = int(ss["steps"]) or None
     guidance = None if float(ss["guidance"]) < 0 else float(ss["guidance"])
     save(project, ss["backend"], ss["model"], ss["candidates"], steps, guidance, ss["size"], ss["seed"],
-         ss[style_key], ss["negative_text"], ss.get("backend_url", ""))
+         ss[style_key], ss["negative_text"], ss.get("backend_url", ""), ss.get("workflow", ""))
+
+
+def save_assistant(project, url: str, model: str, finder: str) -> None:
+    """The writing assistant's server and model (its key stays in the environment), and who finds the characters."""
+    url, model = url.strip(), model.strip()
+    if url or model or finder == "llm":
+        from storyreel.assist.llm import Assistant
+
+        Assistant(url or None, model or None)  # both, and a well-formed address, before anything is stored
+    with project.tx():
+        common.save_options(project, coref=finder, **{k: v for k, v in (("llm_url", url), ("llm_model", model)) if v})
+        project.set_settings(**{k: None for k, v in (("llm_url", url), ("llm_model", model)) if not v})
+
+
+def assistant_form(project, opts: dict) -> None:
+    st.subheader("Writing assistant")
+    st.caption("A language model you run (Ollama, llama.cpp's server, vLLM, LM Studio) or OpenAI. It describes the "
+               "scenes' pictures (Storyboard) and the characters' looks (Characters), and can find the characters. "
+               "Everything works without it.")  # fmt: skip
+    with st.form("assistant"):
+        a, b = st.columns([3, 2])
+        a.text_input("Server (OpenAI-compatible)", value=opts.get("llm_url") or "", key="llm_url",
+                     placeholder="http://127.0.0.1:11434/v1",
+                     help="A key: start the studio with STORYREEL_LLM_KEY (or OPENAI_API_KEY, for OpenAI) set; it "
+                          "is never stored.")  # fmt: skip
+        b.text_input("Model", value=opts.get("llm_model") or "", key="llm_model", placeholder="llama3.1")
+        finders = {"rules": "storyreel's own rules (offline, any length)",
+                   "llm": "the language model (short stories; the rules beyond 12,000 characters)"}  # fmt: skip
+        st.radio("Find the characters with", list(finders), format_func=finders.get, key="coref_engine",
+                 index=1 if opts.get("coref") == "llm" else 0, horizontal=True,
+                 help="Used the next time the story is split (Story page).")  # fmt: skip
+        st.form_submit_button("Save assistant", key="save_assistant", on_click=common.action(
+            save_assistant, common.Value("llm_url"), common.Value("llm_model"), common.Value("coref_engine"),
+            done="writing assistant saved"))  # fmt: skip
 
 
 def body(project) -> None:
@@ -70,6 +105,11 @@ def body(project) -> None:
                       placeholder="http://127.0.0.1:7860 (AUTOMATIC1111), http://127.0.0.1:8188 (ComfyUI)",
                       help="The server's address. A password: start the studio with STORYREEL_A1111_AUTH or "
                            "STORYREEL_COMFYUI_AUTH=user:password set; it is never stored.")  # fmt: skip
+        st.text_input("ComfyUI workflow (empty: the bundled text-to-image one)", value=opts.get("workflow") or "",
+                      key="workflow", placeholder="/home/me/workflows/portrait_api.json",
+                      help="A workflow saved with ComfyUI's Save (API), its inputs marked \"$prompt\", \"$seed\", "
+                           "\"$width\", \"$height\" (and optionally \"$negative\", \"$steps\", \"$cfg\", "
+                           "\"$checkpoint\"); see the README.")  # fmt: skip
         c, d, e, f = st.columns(4)
         c.number_input("Candidates per scene", 1, 32, min(32, int(opts.get("candidates") or common.STUDIO_CANDIDATES)),
                        key="candidates")  # fmt: skip
@@ -100,6 +140,7 @@ def body(project) -> None:
             server_models(used, opts.get("model"))
     except StoryreelError as err:
         st.error(str(err))
+    assistant_form(project, opts)
 
 
 def use_model(project, key: str) -> None:

@@ -121,12 +121,16 @@ def editor(project, s, chars, opts: dict) -> None:
         vkey = f"visual_{s.id}_{hashlib.sha256(s.visual.encode()).hexdigest()[:8]}"
         st.text_area("What to draw", value=s.visual, key=vkey, height=70,
                      help="Replaces the scene's sentence in its prompt; the characters' words stay.")  # fmt: skip
-        a, b = st.columns(2)
+        a, b, c = st.columns(3)
         a.button("Save prompt", key=f"save_visual_{s.id}", on_click=common.action(
             set_override, s.id, common.Value(vkey), done=f"scene {s.index + 1}: prompt saved; Regenerate makes "
             "its pictures"))  # fmt: skip
         b.button("Reset to automatic", key=f"reset_visual_{s.id}", disabled=override is None,
                  on_click=common.action(set_override, s.id, None, done=f"scene {s.index + 1}: prompt reset"))  # fmt: skip
+        c.button("Ask the assistant", key=f"describe_{s.id}", icon=":material/auto_awesome:", disabled=s.locked,
+                 help="Your language model (Settings, Writing assistant) writes what to draw; read it, change it.",
+                 on_click=common.action(lambda p, sc=s: edit.describe_scenes(p, common.options(p), [sc]),
+                                        done=f"scene {s.index + 1}: described; Regenerate makes its pictures"))  # fmt: skip
 
 
 def buttons(s, n_made: int, n_current: int, status, opts: dict) -> None:
@@ -181,13 +185,18 @@ def body(project) -> None:
     except StoryreelError as err:
         st.error(f"{err} (change it on the Settings page)")
         return
-    top = st.columns([2, 2, 6])
+    top = st.columns([2, 2, 2, 5])
     top[0].button("Generate all", type="primary", key="generate_all",
                   help="Queue the candidates of every unlocked scene that lacks them for its current prompt.",
                   on_click=common.action(lambda p: pipeline.queue_candidates(p, common.options(p)),
                                          done="queued: the worker is making them"))  # fmt: skip
     top[1].button("Cancel all", key="cancel_all", on_click=common.action(lambda p: queue.cancel(p), done="cancelled"))
-    top[2].caption(f"{backend.describe()} · {settings.candidates} candidates a scene · {settings.width}x"
+    top[2].button("Describe scenes", key="describe_scenes", icon=":material/auto_awesome:",
+                  help="Your language model (Settings, Writing assistant) writes what each unlocked scene's picture "
+                       "shows, keeping the characters' names; each becomes the scene's prompt, to read and change.",
+                  on_click=common.action(lambda p: edit.describe_scenes(p, common.options(p)),
+                                         done="scenes described: Generate all makes their pictures"))  # fmt: skip
+    top[3].caption(f"{backend.describe()} · {settings.candidates} candidates a scene · {settings.width}x"
                    f"{settings.height} · {settings.steps} step{'s' if settings.steps != 1 else ''} · guidance {settings.guidance}")  # fmt: skip
     common.progress_panel({s.id: f"Scene {s.index + 1}" for s in scenes}, kinds=("candidate",))
     for s in common.paged(scenes, 12, "storyboard_page"):
