@@ -220,6 +220,7 @@ def characters(
     set_words: Annotated[list[str] | None, typer.Option("--set", help="ID=prompt words (in a project).")] = None,
     set_negative: Annotated[list[str] | None, typer.Option("--negative", help="ID=negative words.")] = None,
     rename: Annotated[list[str] | None, typer.Option("--rename", help="ID=new name.")] = None,
+    reference: Annotated[list[str] | None, typer.Option("--reference", help="ID=PICTURE.png: the character's reference picture, for a ComfyUI workflow that draws from one (\"$reference\").")] = None,
     scenes: ScenesOpt = None,
     coref: CorefOpt = None,
     language: LanguageOpt = None,
@@ -240,11 +241,18 @@ def characters(
                 if not sep:
                     raise StoryreelError(f"--{field} {item!r} should read ID=words, e.g. siegfried=grey hair")
                 proj.update_character(cid.strip(), **{field: value.strip()})
+        for item in reference or []:
+            cid, sep, value = item.partition("=")
+            if not sep:
+                raise StoryreelError(f"--reference {item!r} should read ID=PICTURE.png, e.g. corvo=crow.png")
+            from .edit import set_reference_file
+
+            set_reference_file(proj, cid.strip(), value.strip())
         scene_list, chars = proj.scenes(), proj.characters()
         style, negative = opts["style"], opts["negative"]
     else:
-        if set_words or set_negative or rename:
-            raise StoryreelError("--set, --negative and --rename change a project: give a project folder")
+        if set_words or set_negative or rename or reference:
+            raise StoryreelError("--set, --negative, --rename and --reference change a project: give a project folder")
         from .stages.story import read_story
 
         given = pipeline.given_options(pipeline.Options(coref=coref or "rules", llm_url=llm_url, llm_model=llm_model))

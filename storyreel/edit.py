@@ -276,6 +276,28 @@ def describe_character(project: Project, opts: dict[str, Any], character_id: str
     return words
 
 
+def set_reference_file(project: Project, character_id: str, path: str | Path) -> str:
+    """A picture file as a character's reference picture (for workflows that draw from one); its media name."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    character = find_character(project, character_id)
+    try:
+        data = Path(path).read_bytes()
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            buf = io.BytesIO()
+            im.convert("RGB").save(buf, format="PNG")
+    except OSError as err:
+        if isinstance(err, UnidentifiedImageError):
+            raise InputError(f"{path} is not a picture storyreel can read: give a PNG or JPEG") from None
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    name = project.media.put(buf.getvalue(), ".png")
+    project.update_character(character.id, reference=name)
+    return name
+
+
 def set_music(project: Project, data: bytes | None, filename: str | None) -> None:
     """Music under the voice: an uploaded file, checked as audio, kept in the project (None: no music)."""
     if data is None:

@@ -91,6 +91,10 @@ class ImageRequest:
     # for backends that draw storyboards: the scene's number and its characters' (name, prompt words)
     scene: int = 0
     characters: tuple[tuple[str, str], ...] = ()
+    # for a backend that takes a reference picture (a ComfyUI workflow with "$reference"): the media name of the
+    # scene's first character's reference picture (its file's hash, so a new reference makes new pictures); the
+    # worker gives the backend its path
+    reference: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import struct
 import threading
 import time
 import uuid
+from email.parser import BytesParser
+from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -52,6 +54,7 @@ class FakeComfyUI:
         self.slow = 0.0  # seconds each prompt takes
         self.interrupted = threading.Event()
         self.deleted: list[str] = []
+        self.uploads: dict[str, bytes] = {}  # /upload/image: name -> the file's bytes, in its input folder
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -85,6 +88,16 @@ class FakeComfyUI:
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
+                if self.path == "/upload/image":  # multipart: the file as "image", then type, overwrite, subfolder
+                    raw = self.rfile.read(length)
+                    form = BytesParser(policy=email_policy).parsebytes(
+                        b"Content-Type: " + self.headers["Content-Type"].encode() + b"\r\n\r\n" + raw)
+                    parts = {p.get_param("name", header="content-disposition"): p for p in form.iter_parts()}
+                    image = parts["image"]
+                    assert parts["type"].get_content().strip() == "input"
+                    name = image.get_filename()
+                    fake.uploads[name] = image.get_payload(decode=True)
+                    return self._reply(200, {"name": name, "subfolder": "", "type": "input"})
                 body = json.loads(self.rfile.read(length) or b"{}") if length else {}
                 if self.path == "/prompt":
                     fake.prompts.append(body)
@@ -146,11 +159,15 @@ class FakeComfyUI:
         threading.Thread(target=self._run, daemon=True).start()
 
     # the server's side -----------------------------------------------------------------------------------------
-    @staticmethod
-    def validate(flow: dict) -> dict:
+    def validate(self, flow: dict) -> dict:
         errors = {}
         for node_id, node in flow.items():
             inputs = node["inputs"]
+            if node["class_type"] == "LoadImage" and inputs.get("image") not in self.uploads:
+                errors[node_id] = {"errors": [{"type": "custom_validation_failed", "message": "Custom validation "
+                                               "failed for node", "details": f"image - Invalid image file: "
+                                                                             f"{inputs.get('image')}"}],
+                                   "dependent_outputs": ["9"], "class_type": "LoadImage"}  # fmt: skip
             if node["class_type"] == "CheckpointLoaderSimple" and inputs.get("ckpt_name") not in CHECKPOINTS:
                 errors[node_id] = {"errors": [{"type": "value_not_in_list", "message": "Value not in list",
                                                "details": f"ckpt_name: '{inputs.get('ckpt_name')}' not in "
@@ -336,3 +353,54 @@ def test_models_are_the_servers_checkpoints(server):
 def test_a_job_made_in_another_process_uses_the_servers_first_checkpoint(server):
     ComfyUIBackend(model="comfyui", url=server.url).generate([_req(1)])
     assert server.prompts[0]["prompt"]["4"]["inputs"]["ckpt_name"] == CHECKPOINTS[0]
+
+
+def test_a_characters_reference_picture_goes_to_a_workflow_that_takes_one(tmp_path, server):
+    story = tmp_path / "fox.md"
+    story.write_text(STORY, encoding="utf-8")
+    project_dir = tmp_path / "fox"
+    assert run_cli("new", story, "--project", project_dir).code == 0
+    flow = json.loads(DEFAULT_WORKFLOW.read_text())
+    flow["20"] = {"class_type": "LoadImage", "inputs": {"image": "$reference", "upload": "image"}}
+    workflow = tmp_path / "ipadapter.json"
+    workflow.write_text(json.dumps(flow))
+
+    crow, fox = tmp_path / "crow.png", tmp_path / "fox.jpg"
+    Image.new("RGB", (32, 32), (10, 10, 10)).save(crow)
+    Image.new("RGB", (32, 32), (220, 90, 10)).save(fox)
+    run = run_cli("characters", project_dir, "--reference", f"corvo={crow}", "--reference", f"rusty={fox}")
+    assert run.code == 0, run.stderr
+    args = ["--backend", "comfyui", "--backend-url", server.url, "--workflow", workflow, "--candidates", "2",
+            "--seed", "3", "--size", "64x112", "--steps", "2"]  # fmt: skip
+    run = run_cli("generate", project_dir, *args)
+    assert run.code == 0, run.stderr
+
+    def sent_pictures() -> dict[str, set[tuple[int, int, int]]]:
+        """Which picture each scene's workflows drew from (by the scene's prompt), as the colour the server got."""
+        out: dict[str, set] = {}
+        for p in server.prompts:
+            scene = "crow" if "crow" in p["prompt"]["6"]["inputs"]["text"] else "fox"
+            data = server.uploads[p["prompt"]["20"]["inputs"]["image"]]
+            rgb = Image.open(io.BytesIO(data)).convert("RGB").getpixel((0, 0))
+            out.setdefault(scene, set()).add(tuple(round(v / 5) * 5 for v in rgb))  # (JPEG moves a colour a little)
+        return out
+
+    assert len(server.prompts) == 4 and len(server.uploads) == 2  # each picture uploaded once, for its 2 candidates
+    assert sent_pictures() == {"crow": {(10, 10, 10)}, "fox": {(220, 90, 10)}}  # each scene its character's
+
+    # another reference picture: that scene's pictures are made again, from it; the other scene's are kept
+    server.prompts.clear()
+    Image.new("RGB", (32, 32), (200, 200, 200)).save(crow)
+    assert run_cli("characters", project_dir, "--reference", f"corvo={crow}").code == 0
+    run = run_cli("generate", project_dir)
+    assert run.code == 0 and "made 2 candidates" in run.stderr, run.stderr
+    assert sent_pictures() == {"crow": {(200, 200, 200)}}
+
+    # nobody in a scene has one: a line that says how to choose one, nothing queued on the server
+    server.prompts.clear()
+    Project(project_dir).update_character("rusty", reference=None)
+    run = run_cli("generate", project_dir, "--seed", "9")
+    assert run.code == 1 and "none of the scene's characters has one" in run.stderr and "--reference" in run.stderr
+    assert "Traceback" not in run.stderr and len(server.prompts) == 2  # the crow's scene is made all the same
+    bad = run_cli("characters", project_dir, "--reference", f"corvo={workflow}")
+    assert bad.code == 1 and "is not a picture" in bad.stderr

@@ -35,6 +35,9 @@ class ImageBackend(ABC):
     #: queue's jobs, so never a password
     options: dict[str, str] = {}  # noqa: RUF012 (read-only; a backend that has options sets its own)
 
+    #: whether its pictures take a character's reference picture (ImageRequest.reference)
+    takes_reference: bool = False
+
     @abstractmethod
     def defaults(self) -> Defaults: ...
 

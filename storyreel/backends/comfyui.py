@@ -3,12 +3,14 @@
     POST /prompt {"prompt": WORKFLOW, "client_id": CID}    queue one picture (ComfyUI runs its queue in order)
     websocket /ws?clientId=CID                             progress, the end of each prompt, execution_error
     GET  /history/{prompt_id}, GET /view?filename=...      the pictures
+    POST /upload/image (multipart)                         a character's reference picture, for "$reference"
     POST /interrupt, POST /queue {"delete": [...]}         stop
     GET  /object_info/CheckpointLoaderSimple               the server's checkpoints
 
 A workflow is ComfyUI's "API format" (Save (API) in ComfyUI): storyreel fills the inputs whose value is a marker:
 ``"$prompt"``, ``"$negative"``, ``"$seed"``, ``"$width"``, ``"$height"``, ``"$steps"``, ``"$cfg"``,
-``"$batch_size"`` and ``"$checkpoint"``; the first four must be somewhere, the others are optional. The bundled
+``"$batch_size"``, ``"$checkpoint"`` and ``"$reference"`` (a LoadImage node's image: the reference picture of the
+scene's first character that has one, uploaded); the first four must be somewhere, the others are optional. The bundled
 workflow (``data/comfyui_txt2img.json``) is plain SD text-to-image. Every picture is its own prompt with batch size 1:
 in a ComfyUI batch the pictures share one noise draw, so a picture could not be made again from its seed alone.
 """
@@ -31,7 +33,8 @@ from .http import Server, public_url
 
 AUTH_ENV = "STORYREEL_COMFYUI_AUTH"
 DEFAULT_WORKFLOW = Path(__file__).resolve().parents[1] / "data" / "comfyui_txt2img.json"
-MARKERS = ("$prompt", "$negative", "$seed", "$width", "$height", "$steps", "$cfg", "$batch_size", "$checkpoint")
+MARKERS = ("$prompt", "$negative", "$seed", "$width", "$height", "$steps", "$cfg", "$batch_size", "$checkpoint",
+           "$reference")
 REQUIRED = ("$prompt", "$seed", "$width", "$height")
 SILENCE_S = 600.0  # no word from the server for this long: it is stuck
 HINT = "start ComfyUI (python main.py --listen), or check --backend-url"
@@ -74,6 +77,8 @@ class ComfyUIBackend(ImageBackend):
         self.location = self.model
         self.options = {"url": self.url, **({"workflow": self.workflow_path} if workflow else {})}
         self.server = _ComfyUIServer(self.url, "ComfyUI", AUTH_ENV, HINT)
+        self.takes_reference = _uses(self.workflow, "$reference")
+        self._uploaded: dict[str, str] = {}  # a reference picture's path -> its name on the server
 
     def describe(self) -> str:
         flow = f", workflow {Path(self.workflow_path).name}" if self.workflow_path != str(DEFAULT_WORKFLOW) else ""
@@ -91,10 +96,11 @@ class ComfyUIBackend(ImageBackend):
             raise BackendError(f"the ComfyUI server at {self.url} did not list its checkpoints") from None
 
     # the workflow ---------------------------------------------------------------------------------------------
-    def filled(self, req: ImageRequest, checkpoint: str | None) -> dict[str, Any]:
+    def filled(self, req: ImageRequest, checkpoint: str | None, reference: str | None = None) -> dict[str, Any]:
         values: dict[str, Any] = {"$prompt": req.prompt, "$negative": req.negative, "$seed": req.seed,
                                   "$width": req.width, "$height": req.height, "$steps": req.steps,
-                                  "$cfg": float(req.guidance), "$batch_size": 1, "$checkpoint": checkpoint}  # fmt: skip
+                                  "$cfg": float(req.guidance), "$batch_size": 1, "$checkpoint": checkpoint,
+                                  "$reference": reference}  # fmt: skip
         flow = copy.deepcopy(self.workflow)
         for node in flow.values():
             for key, value in node["inputs"].items():
@@ -102,9 +108,33 @@ class ComfyUIBackend(ImageBackend):
                     node["inputs"][key] = values[value]
         return flow
 
+    def _reference(self, req: ImageRequest) -> str | None:
+        """The name the server knows the request's reference picture by, uploaded once (None: the workflow has no
+        "$reference")."""
+        if not self.takes_reference:
+            return None
+        if not req.reference:
+            raise InputError(f"scene {req.scene}: the workflow {Path(self.workflow_path).name} draws from a reference "
+                             "picture (\"$reference\"), and none of the scene's characters has one: choose one in "
+                             "the studio (Characters, Use as reference) or with `storyreel characters PROJECT "
+                             "--reference ID=PICTURE.png`")  # fmt: skip
+        if req.reference not in self._uploaded:
+            path = Path(req.reference)
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                raise InputError(f"cannot read the reference picture {path}: {err.strerror}") from None
+            reply = self.server.call("POST", "/upload/image", files={"image": (path.name, data, "image/png")},
+                                     data={"type": "input", "overwrite": "true"})  # fmt: skip
+            if not isinstance(reply, dict) or not reply.get("name"):
+                raise BackendError(f"the ComfyUI server at {self.url} did not take the reference picture (no name "
+                                   "in its answer to /upload/image)")  # fmt: skip
+            sub = str(reply.get("subfolder") or "")
+            self._uploaded[req.reference] = f"{sub}/{reply['name']}" if sub else str(reply["name"])
+        return self._uploaded[req.reference]
+
     def _checkpoint(self) -> str | None:
-        uses = any(v == "$checkpoint" for n in self.workflow.values() for v in n["inputs"].values())
-        if not uses or self.model:
+        if not _uses(self.workflow, "$checkpoint") or self.model:
             return self.model
         names = self.models()
         if not names:
@@ -119,14 +149,15 @@ class ComfyUIBackend(ImageBackend):
         if not requests:
             return []
         checkpoint = self._checkpoint()
+        references = [self._reference(r) for r in requests]  # before anything is queued
         client_id = uuid.uuid4().hex
         ids: list[str] = []
         with contextlib.ExitStack() as stack:
             socket = self._connect(client_id, stack)
             try:
-                for req in requests:
-                    reply = self.server.call("POST", "/prompt", json={"prompt": self.filled(req, checkpoint),
-                                                                      "client_id": client_id})  # fmt: skip
+                for req, reference in zip(requests, references, strict=True):
+                    flow = self.filled(req, checkpoint, reference)
+                    reply = self.server.call("POST", "/prompt", json={"prompt": flow, "client_id": client_id})
                     if not isinstance(reply, dict) or "prompt_id" not in reply:
                         raise BackendError(f"the ComfyUI server at {self.url} did not queue the workflow (no "
                                            "prompt_id): is --backend-url a ComfyUI server?")  # fmt: skip
@@ -278,6 +309,10 @@ class _ComfyUIServer(Server):
 
 
 _CLOSED = object()
+
+
+def _uses(workflow: dict[str, Any], marker: str) -> bool:
+    return any(v == marker for n in workflow.values() for v in n["inputs"].values())
 
 
 def _one_line(text: Any) -> str:

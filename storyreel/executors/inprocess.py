@@ -8,6 +8,7 @@ folder of projects for the studio; ``storyreel generate`` runs one over its own 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -139,7 +140,7 @@ class Worker:
     def _images(self, project: Project, batch: list[q.Job], beat: _Heartbeat) -> None:
         spec = batch[0].spec
         backend = self.backend(spec["backend"], spec.get("model"), spec.get("options"))
-        requests = [request_from_spec(j.spec["request"]) for j in batch]
+        requests = [request_of(project, j) for j in batch]
 
         def on_progress(fraction: float) -> None:
             beat.fraction = fraction
@@ -239,6 +240,14 @@ def _free_accelerator_memory() -> None:
 
 def request_from_spec(spec: dict[str, Any]) -> ImageRequest:
     return ImageRequest(**{**spec, "characters": tuple(tuple(c) for c in spec.get("characters", ()))})
+
+
+def request_of(project: Project, job: q.Job) -> ImageRequest:
+    """A job's request, as its backend gets it: a reference picture (queued by its name) as the file's path."""
+    req = request_from_spec(job.spec["request"])
+    if req.reference:
+        return dataclasses.replace(req, reference=str(project.media.path(req.reference)))
+    return req
 
 
 def _projects(root: Path) -> list[Path]:

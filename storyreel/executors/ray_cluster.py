@@ -13,6 +13,7 @@ cluster is started for the run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -25,7 +26,7 @@ from .. import plugins
 from ..errors import BackendError, Cancelled, InputError, StoryreelError
 from ..store import jobs as q
 from ..store.db import Project
-from .inprocess import _Heartbeat, about_job, request_from_spec, stored_picture
+from .inprocess import _Heartbeat, about_job, request_from_spec, request_of, stored_picture
 
 log = logging.getLogger("storyreel.ray")
 
@@ -43,7 +44,7 @@ class Maker:
     def make(self, batch: list[dict[str, Any]]) -> list[tuple[bytes, dict[str, Any]]]:
         """Each job's (PNG, record), in order; the PNGs are encoded here, beside the GPU, not in the driver."""
         self.stop_asked.clear()
-        requests = [request_from_spec(j["spec"]["request"]) for j in batch]
+        requests = [request_from_spec(j["request"]) for j in batch]
         images = self.backend.generate(requests, should_stop=self.stop_asked.is_set)
         return [stored_picture(self.backend, j["spec"], r, im, j["about"]) for j, r, im in zip(batch, requests, images,
                                                                                              strict=True)]  # fmt: skip
@@ -153,7 +154,8 @@ class RayExecutor:
             if actor is None:
                 q.end(project, batch, "queued")
                 return
-            payload = [{"spec": j.spec, "about": about_job(project, j)} for j in batch]
+            payload = [{"spec": j.spec, "request": dataclasses.asdict(request_of(project, j)),
+                        "about": about_job(project, j)} for j in batch]  # fmt: skip
             beat = _Heartbeat(project.path / "project.db", f"{self.worker}-{i}")
             beat.start()
             running[actor.make.remote(payload)] = _Running(i, batch, beat)

@@ -47,12 +47,16 @@ def default_size(native: int, aspect: str) -> tuple[int, int]:
     return max(64, round(w / 64) * 64), max(64, round(h / 64) * 64)
 
 
-def requests_for(scene: Scene, prompt: Prompt, chars: dict[str, Character], s: ImageSettings) -> list[ImageRequest]:
+def requests_for(scene: Scene, prompt: Prompt, chars: dict[str, Character], s: ImageSettings,
+                 reference: bool = False) -> list[ImageRequest]:  # fmt: skip
+    """The scene's candidates' requests; ``reference``: the backend takes the reference picture of the first of the
+    scene's characters that has one."""
     people = tuple((chars[c].name, chars[c].prompt) for c in scene.characters if c in chars)
+    ref = next((chars[c].reference for c in scene.characters if c in chars and chars[c].reference), "") if reference else ""
     return [
         ImageRequest(
             prompt.positive, prompt.negative, s.seed + k, s.steps, s.guidance, s.width, s.height,
-            scene=scene.index + 1, characters=people,
+            scene=scene.index + 1, characters=people, reference=ref or "",
         )
         for k in range(s.candidates + scene.extra)
     ]  # fmt: skip
@@ -61,7 +65,7 @@ def requests_for(scene: Scene, prompt: Prompt, chars: dict[str, Character], s: I
 def request_key(backend: ImageBackend, req: ImageRequest) -> str:
     return input_key(
         backend.name, backend.model_id, req.prompt, req.negative, req.seed, req.steps, req.guidance,
-        req.width, req.height,
+        req.width, req.height, *([req.reference] if req.reference else []),
     )  # fmt: skip
 
 
@@ -71,7 +75,8 @@ def current_candidates(
 ) -> list[CandidateRow | None]:  # fmt: skip
     """The scene's candidates for these settings, in slot order (None where not made yet)."""
     return [
-        project.candidate_for(scene.id, request_key(backend, r)) for r in requests_for(scene, prompt, chars, settings)
+        project.candidate_for(scene.id, request_key(backend, r)) for r in requests_for(scene, prompt, chars, settings,
+                                                                                   backend.takes_reference)
     ]
 
 
@@ -99,8 +104,8 @@ def candidate_jobs(
         job
         for scene in scenes
         if not scene.locked
-        for job in image_jobs("candidate", scene.id, backend, requests_for(scene, prompts[scene.id], chars, settings),
-                              priority)  # fmt: skip
+        for job in image_jobs("candidate", scene.id, backend, requests_for(scene, prompts[scene.id], chars, settings,
+                                                                          backend.takes_reference), priority)  # fmt: skip
     ]
 
 
