@@ -489,6 +489,7 @@ def worker(
     if not folder.is_dir():
         raise StoryreelError(f"{folder} is not a folder: give the folder of your projects")
     logging.basicConfig(level=logging.INFO, format="worker: %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request to an image server
     w = Worker(batch_size=batch)
     stop = threading.Event()
 

@@ -310,3 +310,42 @@ def test_bad_urls_are_one_line(server):
             public_url(url)
     assert public_url("http://[::1]:7860/") == "http://[::1]:7860"
     assert public_url("http://ana:p%40ss@127.0.0.1:7860") == "http://127.0.0.1:7860"
+
+
+def test_the_studios_worker_shares_a_projects_pictures_among_its_servers(tmp_path):
+    """`storyreel worker` (the studio's) makes what Generate all queued on every server in Settings, and a server
+    that dies hands its batch to the others."""
+    import subprocess
+    import sys
+    import time
+
+    from storyreel import edit, pipeline
+    from storyreel.store import jobs as q
+
+    a, b, c = FakeA1111(), FakeA1111(), FakeA1111()
+    a.slow = b.slow = 0.8
+    c.slow, c.die_after = 0.1, 1  # C is quick, and back for more when it dies
+    root = tmp_path / "projects"
+    root.mkdir()
+    edit.create_project(root, "six", SIX, {"backend": "a1111", "backend_url": [a.url, b.url, c.url],
+                                           "candidates": 2, "size": "64x112", "seed": 1}).close()  # fmt: skip
+    project = Project(root / "six")
+    worker = subprocess.Popen([sys.executable, "-m", "storyreel.cli", "worker", str(root)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        ids = pipeline.queue_candidates(project, pipeline.in_force(project))  # the Storyboard's Generate all
+        deadline = time.time() + 120
+        while time.time() < deadline and not all(j.state in q.FINAL for j in q.jobs(project, ids)):
+            time.sleep(0.2)
+        assert {j.state for j in q.jobs(project, ids)} == {"done"}
+        cands = project.candidates()
+        assert len(cands) == 12 and len({(x.scene_id, x.seed) for x in cands}) == 12  # each made once
+        assert len(a.txt2img()) + len(b.txt2img()) + len(c.txt2img()) == 6  # a call a scene, all told
+        assert a.txt2img() and b.txt2img() and len(c.txt2img()) == 1  # every server had a share, C one, then died
+    finally:
+        worker.terminate()
+        _, err = worker.communicate(timeout=30)
+        for s in (a, b, c):
+            s.close()
+    assert f"{c.url}: cannot reach" in err and "trying it again" in err
+    assert "HTTP Request" not in err  # the worker's log says what the user needs, not every request

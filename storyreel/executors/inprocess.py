@@ -29,6 +29,7 @@ from ..types import ImageRequest
 log = logging.getLogger("storyreel.worker")
 
 HEARTBEAT_SECONDS = 1.0
+RETRY_SERVER_SECONDS = 30.0  # a server that stopped answering is tried again after this long
 
 
 PNG_KEY = "storyreel"  # the PNG text chunk that says what a picture is, so a lost database can be rebuilt
@@ -78,7 +79,7 @@ class Worker:
 
     def __init__(self, batch_size: int = 16, backends: dict[tuple[str | None, ...], ImageBackend] | None = None,
                  name: str | None = None, should_stop: Callable[[], bool] | None = None,
-                 hand_over: bool = False) -> None:  # fmt: skip
+                 hand_over: bool = False, server: str | None = None, queued_for: str | None = None) -> None:  # fmt: skip
         self.id = name or q.new_worker_id()
         self.batch_size = batch_size
         self.backends: dict[tuple[str | None, ...], ImageBackend] = dict(backends or {})
@@ -88,11 +89,15 @@ class Worker:
         # one of several servers' workers: when its server is down, its batch goes back to the queue for the others
         self.hand_over = hand_over
         self.down: ServerDown | None = None
+        # a studio worker's helper for one of a project's other servers: it takes the jobs queued for the first
+        # server (``queued_for``) and makes them on its own (``server``)
+        self.server, self.queued_for = server, queued_for
+        self._helpers: dict[tuple[Path, str], threading.Event] = {}
 
     # one batch -------------------------------------------------------------------------------------------------
     def run_batch(self, project: Project, only: list[int] | None = None) -> int:
         """Claim one batch of ``project``'s queue and make it; the number of jobs taken (0: nothing to do)."""
-        batch = q.claim(project, self.id, self.batch_size, only)
+        batch = q.claim(project, self.id, self.batch_size, only, server=self.queued_for)
         if not batch:
             return 0
         beat = _Heartbeat(project.path / "project.db", self.id)
@@ -129,6 +134,8 @@ class Worker:
 
     def backend(self, name: str, model: str | None, options: dict[str, str] | None = None) -> ImageBackend:
         """The backend, loaded once and kept; loading another model lets the previous one go (GPU memory)."""
+        if self.server and options and options.get("url"):
+            options = {**options, "url": self.server}
         key = backend_key(name, model, options)
         if key not in self.backends:
             for other in [k for k in self.backends if k[0] == name]:
@@ -201,8 +208,51 @@ class Worker:
                     break
             for path in [p for p in open_projects if not (p / "project.db").exists()]:
                 open_projects.pop(path).close()  # deleted in the studio
+            self._help_on_servers(open_projects, stop, poll)
             if not worked:
                 stop.wait(poll)
+        for event in self._helpers.values():
+            event.set()
+
+    def _help_on_servers(self, projects: dict[Path, Project], stop: threading.Event, poll: float) -> None:
+        """A helper thread for each other server of a project that has several (Settings: a list of servers):
+        it makes the project's jobs on its server beside this worker, which makes them on the first."""
+        wanted: dict[tuple[Path, str], str] = {}
+        for path, project in projects.items():
+            try:
+                given = project.settings().get("backend_url")
+            except StoryreelError:
+                continue
+            if isinstance(given, list) and len(given) > 1:
+                wanted.update({(path, str(url)): str(given[0]) for url in given[1:]})
+        for key in [k for k in self._helpers if k not in wanted]:
+            self._helpers.pop(key).set()  # the servers changed, or the project is gone
+        for (path, url), first in wanted.items():
+            if (path, url) not in self._helpers:
+                done = threading.Event()
+                self._helpers[(path, url)] = done
+                helper = Worker(self.batch_size, server=url, queued_for=first, hand_over=True)
+                threading.Thread(target=helper._serve_one, args=(path, done, stop, poll), daemon=True).start()
+
+    def _serve_one(self, path: Path, done: threading.Event, stop: threading.Event, poll: float) -> None:
+        """A helper's loop: this project's jobs on this worker's server; a server that stops answering hands its
+        batch back and is tried again a little later."""
+        try:
+            project = Project(path, create=False)
+        except StoryreelError:
+            return
+        try:
+            while not done.is_set() and not stop.is_set():
+                if self.down is not None:
+                    log.warning("%s: %s; trying it again in %d s", self.server, self.down, RETRY_SERVER_SECONDS)
+                    self.down = None
+                    done.wait(RETRY_SERVER_SECONDS)
+                elif not (q.has_work(project) and self.run_batch(project)):
+                    done.wait(poll)
+        except StoryreelError as err:
+            log.warning("%s: %s", path, err)
+        finally:
+            project.close()
 
 
 def about_job(project: Project, job: q.Job) -> dict[str, Any]:

@@ -186,11 +186,16 @@ def has_work(project: Project) -> bool:
     return bool(project._query("SELECT 1 FROM jobs WHERE state IN ('queued', 'running') LIMIT 1"))
 
 
-def claim(project: Project, worker: str, max_batch: int = 16, only: list[int] | None = None) -> list[Job]:
-    """Take the next batch: the queued jobs sharing the batch of the most urgent one (at most ``max_batch``)."""
+def claim(project: Project, worker: str, max_batch: int = 16, only: list[int] | None = None,
+          server: str | None = None) -> list[Job]:  # fmt: skip
+    """Take the next batch: the queued jobs sharing the batch of the most urgent one (at most ``max_batch``);
+    ``server``: only jobs queued for that server (an HTTP backend's first; another server's worker makes them)."""
     now = time.time()
     within = "AND id IN (SELECT value FROM json_each(?))" if only is not None else ""
     extra: tuple = (json.dumps(only),) if only is not None else ()
+    if server is not None:
+        within += " AND json_extract(spec, '$.options.url') = ?"
+        extra += (server,)
     with project.tx() as db:
         _release_stale(db, now)
         head = db.execute(

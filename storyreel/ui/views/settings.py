@@ -99,8 +99,7 @@ def body(project) -> None:
                     format_func=lambda n: f"{n}: {BACKEND_HELP[n]}" if n in BACKEND_HELP else n)  # fmt: skip
         b.text_input("Model", value=opts.get("model") or "", key="model",
                      placeholder="a diffusers folder, a .safetensors file, or a hub id like stabilityai/sd-turbo")  # fmt: skip
-        st.text_input("Server (a1111, comfyui; several, separated by commas, share `storyreel generate`'s pictures; "
-                      "the studio's worker uses the first)",
+        st.text_input("Server (a1111, comfyui; several, separated by commas, share the pictures)",
                       value=", ".join(pipeline.server_urls(opts)), key="backend_url",
                       placeholder="http://127.0.0.1:7860 (AUTOMATIC1111), http://127.0.0.1:8188 (ComfyUI)",
                       help="The server's address. A password: start the studio with STORYREEL_A1111_AUTH or "
