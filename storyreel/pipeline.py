@@ -81,6 +81,7 @@ class Options:
     executor: str | None = None  # inprocess (this process) | ray (a Ray cluster's actors); not remembered
     ray_address: str | None = None  # a running Ray cluster; None: a local one started for the run
     ray_actors: int | None = None  # None: one per GPU, or one per four CPUs
+    compile: bool | None = None  # diffusers: torch.compile the UNet and the VAE decoder (remembered)
 
 
 DEFAULTS: dict[str, Any] = {
@@ -93,6 +94,7 @@ DEFAULTS: dict[str, Any] = {
     "executor": "inprocess",
     "ray_address": None,
     "ray_actors": None,
+    "compile": False,
     "candidates": 1,
     "style": DEFAULT_STYLE,
     "negative": DEFAULT_NEGATIVE,
@@ -111,7 +113,8 @@ DEFAULTS: dict[str, Any] = {
 }
 EXECUTORS = ("inprocess", "ray")
 # options that, once given, the project remembers for the next command
-REMEMBERED = ("backend", "model", "backend_url", "workflow", "llm_url", "llm_model", "candidates", "seed", "steps",
+REMEMBERED = ("backend", "model", "backend_url", "workflow", "llm_url", "llm_model", "compile", "candidates", "seed",
+              "steps",
               "guidance", "size", "style", "negative", "aspect", "tts", "voice", "speed", "music", "music_volume",
               "coref", "scenes", "captions", "caption_size", "motion", "transitions", "language")  # fmt: skip
 
@@ -196,7 +199,7 @@ def check_options(merged: dict[str, Any], given: dict[str, Any], project_path: P
     if {"tts", "voice", "speed", "language"} & set(given):
         engine = plugins.create("tts_engine", merged["tts"], voice=merged.get("voice"), speed=merged.get("speed"))
         engine.check()  # a voice that does not exist is found now, not after the pictures are made
-    if {"backend", "model", "backend_url", "workflow"} & set(given):
+    if {"backend", "model", "backend_url", "workflow", "compile"} & set(given):
         backend_for(merged)  # an unknown backend, a model not found, a server URL missing
     if given.get("music"):
         from .render.ffmpeg import check_audio
@@ -308,6 +311,8 @@ def backend_for(opts: dict[str, Any], log: Log = _quiet, url: str | None = None)
     extra = {"url": url or servers[0]} if url or servers else {}
     if opts.get("workflow"):
         extra["workflow"] = str(opts["workflow"])
+    if opts.get("compile"):
+        extra["compile"] = "1"
     return choose_backend(opts["backend"], opts.get("model"), log, **extra)
 
 
@@ -381,11 +386,11 @@ def generate(project: Project, opts: dict[str, Any], backend: ImageBackend | Non
             ended = workers[0].drain(project, ids, progress=lambda d, t: progress("images", d, t),
                                      should_stop=should_stop)  # fmt: skip
         elif len(servers) > 1:  # each server a worker of its own on the same queue
-            workers = [Worker(backends={key: b}, should_stop=should_stop, hand_over=True)
+            workers = [Worker(backends={key: b}, should_stop=should_stop, hand_over=True, say=log)
                        for b in [backend, *(backend_for(opts, log, url=u) for u in servers[1:])]]  # fmt: skip
             ended = _drain_on_servers(project, ids, workers, progress, log)
         else:
-            workers = [Worker(backends={key: backend}, should_stop=should_stop)]
+            workers = [Worker(backends={key: backend}, should_stop=should_stop, say=log)]
             ended = workers[0].drain(project, ids, progress=lambda d, t: progress("images", d, t))
     except BaseException:
         queue.cancel(project, ids=mine, running=False)  # what this run queued does not run on behind its back

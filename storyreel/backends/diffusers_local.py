@@ -115,8 +115,12 @@ def _takes_dtype() -> bool:
 class DiffusersBackend(ImageBackend):
     name = "diffusers"
 
-    def __init__(self, model: str | None = None, device: str | None = None, **_: object) -> None:
+    def __init__(self, model: str | None = None, device: str | None = None, compile: object = None,
+                 **_: object) -> None:  # fmt: skip
         self.model = model or DEFAULT_MODEL
+        # opt-in: channels-last, fused attention projections, torch.compile of the UNet and the VAE decoder
+        self.compile = str(compile).lower() in ("1", "true", "yes", "on")
+        self.options = {"compile": "1"} if self.compile else {}
         self.kind, self.path = locate(self.model)
         self.family = _family(self.kind, self.path)
         self.model_id = self.model
@@ -124,6 +128,8 @@ class DiffusersBackend(ImageBackend):
         self.location = str(self.path.resolve())
         self._device = device
         self._pipe: Any = None
+        self.max_batch: int | None = None  # set when the GPU ran out of memory: the most pictures made at once
+        self.notes: list[str] = []  # what the user should know of the last batches (the worker says them)
 
     def defaults(self) -> Defaults:
         turbo = "turbo" in self.model.lower()
@@ -181,9 +187,40 @@ class DiffusersBackend(ImageBackend):
             ) from None
         pipe = pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
+        if self.compile:
+            self._compiled(pipe, device)
         self._device = device
         self._pipe = pipe
         return pipe
+
+    def _compiled(self, pipe: Any, device: str) -> None:
+        """Compile the UNet and the VAE decoder for the shapes they are used at, keeping the compiled code on disk
+        (the minutes of the first batch are paid once per machine and size)."""
+        import torch
+
+        cache = Path(os.environ.get("STORYREEL_COMPILE_CACHE") or Path.home() / ".cache" / "storyreel" / "compiled")
+        try:  # torch's own default is a temporary folder, lost at the next boot; a folder the user chose stays
+            from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+            chosen = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+            if chosen is None or Path(chosen).resolve() == Path(default_cache_dir()).resolve():
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache)
+        except ImportError:
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache))
+        os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
+        os.environ.setdefault("TORCHINDUCTOR_AUTOGRAD_CACHE", "1")
+        pipe.unet.to(memory_format=torch.channels_last)
+        pipe.vae.to(memory_format=torch.channels_last)
+        if hasattr(pipe, "fuse_qkv_projections"):
+            pipe.fuse_qkv_projections()
+        mode = "max-autotune-no-cudagraphs" if device.startswith("cuda") else None
+        pipe.unet = torch.compile(pipe.unet, mode=mode, dynamic=False)
+        pipe.vae.decode = torch.compile(pipe.vae.decode, mode=mode, dynamic=False)
+        self.notes.append(f"--compile: the first batch of each size is compiled first (minutes on a GPU); the "
+                          f"compiled code is kept in {os.environ['TORCHINDUCTOR_CACHE_DIR']} for the next runs")  # fmt: skip
+
+    def describe(self) -> str:
+        return super().describe() + (", compiled" if self.compile else "")
 
     def generate(
         self, requests: list[ImageRequest], progress: Progress | None = None, should_stop: ShouldStop | None = None
@@ -197,41 +234,86 @@ class DiffusersBackend(ImageBackend):
         for r in requests:
             if r.width % 8 or r.height % 8:
                 raise InputError(f"image size {r.width}x{r.height} must be multiples of 8: use e.g. --size 512x896")
+        pipe = self._load()
+        size = min(len(requests), self.max_batch or len(requests))
+        out: list[Any] = []
+        for start in range(0, len(requests), size):  # after an out-of-memory, in parts that fit
+            part = requests[start : start + size]
+
+            def part_progress(fraction: float, done: int = start, n: int = len(part)) -> None:
+                if progress:
+                    progress((done + fraction * n) / len(requests))
+
+            out += self._fitting(pipe, part, part_progress, should_stop)
+        return out
+
+    def _fitting(self, pipe: Any, requests: list[ImageRequest], progress: Progress,
+                 should_stop: ShouldStop | None) -> list[Any]:  # fmt: skip
+        """The pictures, made in one call, or in halves when the GPU runs out of memory (said in a note, and the
+        next batches start at the size that fitted). A seed makes the same picture in any part."""
         import torch
 
-        pipe = self._load()
+        try:
+            return self._call(pipe, requests, progress, should_stop)
+        except torch.cuda.OutOfMemoryError:
+            if len(requests) == 1:
+                raise BackendError("the GPU ran out of memory for a single picture: use a smaller --size, or a "
+                                   "smaller model") from None  # fmt: skip
+        _free_memory()
+        half = (len(requests) + 1) // 2
+        self.max_batch = half if self.max_batch is None else min(self.max_batch, half)
+        self.notes.append(f"the GPU ran out of memory making {len(requests)} pictures at once: making them {half} "
+                          "at a time")  # fmt: skip
+        first, second = requests[:half], requests[half:]
+        return (self._fitting(pipe, first, lambda f: progress(f * len(first) / len(requests)), should_stop)
+                + self._fitting(pipe, second, lambda f: progress((len(first) + f * len(second)) / len(requests)),
+                                should_stop))  # fmt: skip
+
+    def _call(self, pipe: Any, requests: list[ImageRequest], progress: Progress,
+              should_stop: ShouldStop | None) -> list[Any]:  # fmt: skip
+        import torch
+        from PIL import Image
+
+        first = requests[0]
         stopped = False
 
         def on_step(p: Any, step: int, timestep: Any, kwargs: dict) -> dict:
             nonlocal stopped
-            if progress:
-                progress((step + 1) / first.steps)
+            progress((step + 1) / first.steps)
             if should_stop and should_stop():
                 p._interrupt = True
                 stopped = True
             return kwargs
 
-        # generators on the CPU, so a seed makes the same image on any device
+        # generators on the CPU, so a seed makes the same image on any device and in any batch
         generators = [torch.Generator("cpu").manual_seed(r.seed) for r in requests]
-        try:
-            with torch.inference_mode():
-                result = pipe(
-                    prompt=[r.prompt for r in requests],
-                    negative_prompt=[r.negative for r in requests] if first.guidance > 1 else None,
-                    num_inference_steps=first.steps,
-                    guidance_scale=first.guidance,
-                    width=first.width,
-                    height=first.height,
-                    generator=generators,
-                    callback_on_step_end=on_step,
-                )
-        except torch.cuda.OutOfMemoryError:
-            raise BackendError(
-                "the GPU ran out of memory: use fewer --candidates, a smaller --size, or a smaller model"
-            ) from None
-        if stopped:
-            raise Cancelled("generation stopped; finished candidates are kept")
-        return list(result.images)
+        with torch.inference_mode():
+            result = pipe(
+                prompt=[r.prompt for r in requests],
+                negative_prompt=[r.negative for r in requests] if first.guidance > 1 else None,
+                num_inference_steps=first.steps,
+                guidance_scale=first.guidance,
+                width=first.width,
+                height=first.height,
+                generator=generators,
+                callback_on_step_end=on_step,
+                output_type="pt",
+            )
+            if stopped:
+                raise Cancelled("generation stopped; finished candidates are kept")
+            # to 8 bits where the pictures are (the GPU), then one copy: as diffusers' own PIL output, less the wait
+            pixels = (result.images.float() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
+        return [Image.fromarray(a) for a in pixels.numpy()]
+
+
+def _free_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def pull(model: str | None = None, say: Callable[[str], None] = print, if_reachable: bool = False) -> Path | None:

@@ -74,18 +74,68 @@ class _Heartbeat(threading.Thread):
             db.close()
 
 
+class _Storer:
+    """Stores made pictures while the next batch is being made: each PNG encoded on a thread pool (zlib lets go of
+    the GIL), then its file and database row written in order on a thread of its own (with its own connection),
+    so the backend never waits on saving, hashing or the database."""
+
+    def __init__(self, threads: int = 4) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.encoders = ThreadPoolExecutor(threads, thread_name_prefix="storyreel-png")
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="storyreel-store")
+        self.pending: list[Any] = []
+        self.stored = 0
+        self.seconds = 0.0  # the writer's busy time (it runs beside the backend)
+
+    def put(self, path: Path, items: list[tuple[q.Job, Any, dict[str, Any], dict[str, Any]]]) -> None:
+        """Store a batch: (job, picture, what its PNG says, its record) each."""
+        encoded = [(job, self.encoders.submit(png_bytes, image, about), meta) for job, image, about, meta in items]
+        self.pending = [f for f in self.pending if not f.done()]
+        self.pending.append(self.writer.submit(self._write, path, encoded))
+
+    def _write(self, path: Path, encoded: list[tuple[q.Job, Any, dict[str, Any]]]) -> None:
+        t0 = time.perf_counter()
+        try:
+            project = Project(path, create=False)
+        except StoryreelError as err:  # deleted meanwhile (in the studio): nothing to keep
+            log.warning("%s: %s", path, err)
+            return
+        try:
+            for job, png, meta in encoded:
+                try:
+                    q.finish(project, job, png.result(), meta)
+                    self.stored += 1
+                except StoryreelError as err:  # a full disk, a damaged database: this job says so, the rest go on
+                    log.warning("storing %s failed: %s", job.input_key[:12], err)
+                    q.end(project, [job], "failed", str(err))
+        finally:
+            project.close()
+            self.seconds += time.perf_counter() - t0
+
+    def wait(self) -> None:
+        """Until everything handed over is stored."""
+        pending, self.pending = self.pending, []
+        for f in pending:
+            f.result()
+
+
 class Worker:
     """Makes the queue's jobs. ``backends`` may hold backends already made, by (name, model)."""
 
     def __init__(self, batch_size: int = 16, backends: dict[tuple[str | None, ...], ImageBackend] | None = None,
                  name: str | None = None, should_stop: Callable[[], bool] | None = None,
-                 hand_over: bool = False, server: str | None = None, queued_for: str | None = None) -> None:  # fmt: skip
+                 hand_over: bool = False, server: str | None = None, queued_for: str | None = None,
+                 say: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.id = name or q.new_worker_id()
+        self.say = say or log.warning  # a backend's notes (the GPU ran out of memory: smaller batches)
         self.batch_size = batch_size
         self.backends: dict[tuple[str | None, ...], ImageBackend] = dict(backends or {})
         self.stopping = threading.Event()
         self.should_stop = should_stop
-        self.made = 0  # images this worker stored
+        self.storer = _Storer()
+        self.backend_seconds = 0.0  # in the backend's generate()
+        self.own_seconds = 0.0  # the rest of making a batch, in this thread: claiming, preparing, handing over
         # one of several servers' workers: when its server is down, its batch goes back to the queue for the others
         self.hand_over = hand_over
         self.down: ServerDown | None = None
@@ -94,12 +144,29 @@ class Worker:
         self.server, self.queued_for = server, queued_for
         self._helpers: dict[tuple[Path, str], threading.Event] = {}
 
+    @property
+    def made(self) -> int:
+        """The pictures this worker has stored."""
+        return self.storer.stored
+
     # one batch -------------------------------------------------------------------------------------------------
-    def run_batch(self, project: Project, only: list[int] | None = None) -> int:
-        """Claim one batch of ``project``'s queue and make it; the number of jobs taken (0: nothing to do)."""
+    def run_batch(self, project: Project, only: list[int] | None = None, wait: bool = True) -> int:
+        """Claim one batch of ``project``'s queue and make it; the number of jobs taken (0: nothing to do).
+        ``wait=False``: return once its pictures are made and handed over to be stored (the loops below store a
+        batch while the next is made, and wait when they are idle or done)."""
+        t0 = time.perf_counter()
         batch = q.claim(project, self.id, self.batch_size, only, server=self.queued_for)
+        self.own_seconds += time.perf_counter() - t0
         if not batch:
             return 0
+        try:
+            self._run(project, batch)
+        finally:
+            if wait:
+                self.storer.wait()
+        return len(batch)
+
+    def _run(self, project: Project, batch: list[q.Job]) -> None:
         beat = _Heartbeat(project.path / "project.db", self.id)
         beat.start()
         # q.end touches only the jobs not yet done
@@ -127,7 +194,6 @@ class Worker:
         finally:
             beat.done.set()
             beat.join()
-        return len(batch)
 
     def _should_stop(self, beat: _Heartbeat) -> Callable[[], bool]:
         return lambda: beat.cancelled.is_set() or self.stopping.is_set() or bool(self.should_stop and self.should_stop())
@@ -145,6 +211,7 @@ class Worker:
         return self.backends[key]
 
     def _images(self, project: Project, batch: list[q.Job], beat: _Heartbeat) -> None:
+        t0 = time.perf_counter()
         spec = batch[0].spec
         backend = self.backend(spec["backend"], spec.get("model"), spec.get("options"))
         requests = [request_of(project, j) for j in batch]
@@ -152,10 +219,19 @@ class Worker:
         def on_progress(fraction: float) -> None:
             beat.fraction = fraction
 
+        t1 = time.perf_counter()
         images = backend.generate(requests, progress=on_progress, should_stop=self._should_stop(beat))
+        t2 = time.perf_counter()
+        self.backend_seconds += t2 - t1
+        notes = getattr(backend, "notes", None)
+        while notes:
+            self.say(notes.pop(0))
+        items = []
         for job, req, image in zip(batch, requests, images, strict=True):
-            q.finish(project, job, *stored_picture(backend, spec, req, image, about_job(project, job)))
-            self.made += 1
+            about, meta = about_job(project, job), picture_record(backend, spec, req)
+            items.append((job, image, {**about, **meta}, meta))
+        self.storer.put(project.path, items)
+        self.own_seconds += (t1 - t0) + (time.perf_counter() - t2)
 
     def _render(self, project: Project, job: q.Job, beat: _Heartbeat) -> None:
         from ..pipeline import render
@@ -171,22 +247,29 @@ class Worker:
     # loops ----------------------------------------------------------------------------------------------------
     def drain(self, project: Project, ids: list[int], progress: Callable[[int, int], None] | None = None,
               poll: float = 0.2) -> list[q.Job]:  # fmt: skip
-        """Make these jobs (another worker may share them) until every one has ended; return them."""
-        while True:
-            current = q.jobs(project, ids)
-            if self.down is not None:
-                return current  # this worker's server is down: the others make the rest
-            if self.stopping.is_set():
-                raise Cancelled(f"stopped after {self.made} images; run the same command again to make the rest")
-            ended = sum(1 for j in current if j.state in q.FINAL)
-            if progress:
-                progress(ended, len(current))
-            if ended == len(current):
-                return current
-            if self.should_stop and self.should_stop():
-                raise Cancelled(f"stopped after {self.made} images; run the same command again to make the rest")
-            if self.run_batch(project, only=ids) == 0:
-                time.sleep(poll)  # the rest is being made by another worker
+        """Make these jobs (another worker may share them) until every one has ended; return them. A batch's
+        pictures are stored while the next batch is made."""
+        try:
+            while True:
+                current = q.jobs(project, ids)
+                if self.down is not None:
+                    return current  # this worker's server is down: the others make the rest
+                if self.stopping.is_set():
+                    raise Cancelled(f"stopped after {self.made} images; run the same command again to make the rest")
+                ended = sum(1 for j in current if j.state in q.FINAL)
+                if progress:
+                    progress(ended, len(current))
+                if ended == len(current):
+                    return current
+                if self.should_stop and self.should_stop():
+                    raise Cancelled(f"stopped after {self.made} images; run the same command again to make the rest")
+                if self.run_batch(project, only=ids, wait=False) == 0:
+                    if self.storer.pending:
+                        self.storer.wait()  # what is left is being stored
+                    else:
+                        time.sleep(poll)  # the rest is being made by another worker
+        finally:
+            self.storer.wait()  # what was made is kept, whatever stopped the loop
 
     def serve(self, root: Path, poll: float = 0.5, stop: threading.Event | None = None) -> None:
         """Make every project's jobs under ``root`` (a project, or a folder of projects) until stopped."""
@@ -198,7 +281,7 @@ class Worker:
                 try:
                     project = open_projects.get(path) or open_projects.setdefault(path, Project(path, create=False))
                     if q.has_work(project):
-                        worked += self.run_batch(project)
+                        worked += self.run_batch(project, wait=False)
                 except StoryreelError as err:  # a damaged or vanished project: the others go on
                     log.warning("%s: %s", path, err)
                     gone = open_projects.pop(path, None)
@@ -210,7 +293,9 @@ class Worker:
                 open_projects.pop(path).close()  # deleted in the studio
             self._help_on_servers(open_projects, stop, poll)
             if not worked:
+                self.storer.wait()
                 stop.wait(poll)
+        self.storer.wait()
         for event in self._helpers.values():
             event.set()
 
@@ -247,11 +332,13 @@ class Worker:
                     log.warning("%s: %s; trying it again in %d s", self.server, self.down, RETRY_SERVER_SECONDS)
                     self.down = None
                     done.wait(RETRY_SERVER_SECONDS)
-                elif not (q.has_work(project) and self.run_batch(project)):
+                elif not (q.has_work(project) and self.run_batch(project, wait=False)):
+                    self.storer.wait()
                     done.wait(poll)
         except StoryreelError as err:
             log.warning("%s: %s", path, err)
         finally:
+            self.storer.wait()
             project.close()
 
 
@@ -264,12 +351,17 @@ def about_job(project: Project, job: q.Job) -> dict[str, Any]:
     return about
 
 
+def picture_record(backend: ImageBackend, spec: dict[str, Any], req: ImageRequest) -> dict[str, Any]:
+    """What the candidates' table says of a made picture."""
+    return dict(backend=backend.name, model=spec.get("model_id", backend.model_id), seed=req.seed, steps=req.steps,
+                guidance=req.guidance, width=req.width, height=req.height, prompt=req.prompt,
+                negative=req.negative)  # fmt: skip
+
+
 def stored_picture(backend: ImageBackend, spec: dict[str, Any], req: ImageRequest, image: Any,
                    about: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:  # fmt: skip
     """A made picture as it is stored: its PNG (saying what it is) and its record."""
-    meta = dict(backend=backend.name, model=spec.get("model_id", backend.model_id), seed=req.seed, steps=req.steps,
-                guidance=req.guidance, width=req.width, height=req.height, prompt=req.prompt,
-                negative=req.negative)  # fmt: skip
+    meta = picture_record(backend, spec, req)
     return png_bytes(image, {**about, **meta}), meta
 
 

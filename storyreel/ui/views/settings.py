@@ -26,11 +26,12 @@ def apply_preset(style_key: str) -> None:
 
 
 def save(project, backend: str, model: str, candidates: int, steps: int | None, guidance: float | None,
-         size: str, seed: int, style: str, negative: str, backend_url: str = "", workflow: str = "") -> None:  # fmt: skip
+         size: str, seed: int, style: str, negative: str, backend_url: str = "", workflow: str = "",
+         compile: bool = False) -> None:  # fmt: skip
     """Check everything first (a missing model, a bad size say so and nothing is stored), then store it."""
     given = dict(backend=backend, model=model.strip() or None, candidates=int(candidates), steps=steps,
                  guidance=guidance, size=size.strip() or None, seed=int(seed), style=style, negative=negative,
-                 workflow=workflow.strip() or None)  # fmt: skip
+                 workflow=workflow.strip() or None, compile=bool(compile))  # fmt: skip
     urls = backend_url.replace(",", " ").split()  # one server, or several to share the pictures; stored without a
     given["backend_url"] = (urls[0] if len(urls) == 1 else urls) or None  # password (as every option: given_options)
     trial = {**common.options(project), **given, **pipeline.given_options(pipeline.Options(**given))}
@@ -49,7 +50,8 @@ def save_form(project, style_key: str) -> None:
     steps = int(ss["steps"]) or None
     guidance = None if float(ss["guidance"]) < 0 else float(ss["guidance"])
     save(project, ss["backend"], ss["model"], ss["candidates"], steps, guidance, ss["size"], ss["seed"],
-         ss[style_key], ss["negative_text"], ss.get("backend_url", ""), ss.get("workflow", ""))
+         ss[style_key], ss["negative_text"], ss.get("backend_url", ""), ss.get("workflow", ""),
+         bool(ss.get("compile")))
 
 
 def save_assistant(project, url: str, model: str, finder: str) -> None:
@@ -118,6 +120,8 @@ def body(project) -> None:
                        key="guidance")  # fmt: skip
         f.number_input("Base seed", 0, 2**32 - 1, int(opts["seed"]), key="seed",
                        help="Candidate k of every scene uses seed + k: the same seed makes the same picture.")  # fmt: skip
+        st.checkbox("Compile the model (diffusers on a GPU: faster after its first batch of each size, which takes "
+                    "minutes once per machine)", value=bool(opts.get("compile")), key="compile")
         st.text_input("Size (WIDTHxHEIGHT, empty: about the model's native size in the video's aspect)",
                       value=opts.get("size") or "", key="size", placeholder="512x896")  # fmt: skip
         st.selectbox("Style preset", list(STYLE_PRESETS), index=None, key="preset", placeholder="fill the style from a preset")

@@ -1,0 +1,300 @@
+"""Generation benchmark: a story's candidates made by storyreel's worker and by a plain diffusers script, in one run.
+
+    python bench/generate.py                              # here: the tiny random-weight model, on the CPU
+    python bench/generate.py --arch sd15 --size 384x704   # a GPU: full-size SD 1.5 architecture, random weights
+    python bench/generate.py --arch sd21 --turbo          # the SD-Turbo shape: SD 2.1 architecture, 1 step, no CFG
+    python bench/generate.py --arch sdxl --size 768x1344
+
+No checkpoint can be downloaded here, so the model is built by this script with random weights (the architectures'
+published configs) and saved to a local folder in fp16, as a downloaded model would be; both runs load it from there.
+The job: --scenes scenes x --candidates candidates, every picture saved as a PNG.
+
+- plain: what a diffusers user writes: from_pretrained(fp16).to(device), one pipeline call per scene with a CPU
+  generator per picture, then each PIL image .save()d; its load, pipeline and save times.
+- storyreel, end to end: the project's candidates queued and made by the worker (model load included), stored with
+  their records (`storyreel generate`).
+- storyreel, warm: the same job on another project with the worker's model already loaded (the studio's case).
+Prints each run's time and pictures per second, the ratio to plain, storyreel's own time per picture outside the
+backend call (in the worker's thread; storing runs beside it), and how far the pictures are from plain's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+SCENES = [
+    "the prince rides along white cliffs above a grey sea at dawn",
+    "a green dragon sleeps on a hoard of gold in a dark cave",
+    "an old healer waits at the edge of a pine forest with a lantern",
+    "a harbour burns at night under a red sky, small boats fleeing",
+    "the prince climbs a frozen mountain path in a snowstorm",
+    "the dragon opens one huge green eye in the firelight",
+    "the prince and the dragon sit and talk beside a melting glacier",
+    "a crowd of fishermen look up at the sky in fear",
+    "the dragon and the prince fly over the harbour in spring",
+    "a feast in the castle hall with lanterns and music",
+]
+
+
+# the model ---------------------------------------------------------------------------------------------------------
+def build(arch: str, folder: Path) -> Path:
+    """A pipeline of this architecture with random weights, saved in fp16 to ``folder``."""
+    import torch
+
+    if arch == "tiny":
+        from tiny_sd import build_tiny_sd
+
+        return build_tiny_sd(folder)
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,  # fmt: skip
+    )
+    from tiny_sd import _write_tokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    torch.manual_seed(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # random init of a billion weights: quicker there
+    _write_tokenizer(folder / "_tok")
+    tok = CLIPTokenizer(str(folder / "_tok" / "vocab.json"), str(folder / "_tok" / "merges.txt"), model_max_length=77)
+    vae = AutoencoderKL(block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
+                        up_block_types=["UpDecoderBlock2D"] * 4, latent_channels=4, layers_per_block=2,
+                        sample_size=1024 if arch == "sdxl" else 768 if arch == "sd21" else 512,
+                        scaling_factor=0.13025 if arch == "sdxl" else 0.18215)  # fmt: skip
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       steps_offset=1, timestep_spacing="trailing" if arch == "sd21" else "leading")  # fmt: skip
+
+    def clip(hidden: int, layers: int, heads: int, inner: int, act: str = "quick_gelu", proj: bool = False) -> object:
+        cfg = CLIPTextConfig(vocab_size=49408, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                             intermediate_size=inner, hidden_act=act, projection_dim=hidden, max_position_embeddings=77,
+                             bos_token_id=0, eos_token_id=1, pad_token_id=1)  # fmt: skip
+        return (CLIPTextModelWithProjection if proj else CLIPTextModel)(cfg)
+
+    if arch == "sd15":
+        unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8,
+                                    block_out_channels=(320, 640, 1280, 1280))  # fmt: skip
+        pipe = StableDiffusionPipeline(vae=vae, text_encoder=clip(768, 12, 12, 3072), tokenizer=tok, unet=unet,
+                                       scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)  # fmt: skip
+    elif arch == "sd21":
+        unet = UNet2DConditionModel(sample_size=96, cross_attention_dim=1024, attention_head_dim=(5, 10, 20, 20),
+                                    use_linear_projection=True, block_out_channels=(320, 640, 1280, 1280))  # fmt: skip
+        pipe = StableDiffusionPipeline(vae=vae, text_encoder=clip(1024, 23, 16, 4096, "gelu"), tokenizer=tok,
+                                       unet=unet, scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)  # fmt: skip
+    elif arch == "sdxl":
+        unet = UNet2DConditionModel(
+            sample_size=128, cross_attention_dim=2048, block_out_channels=(320, 640, 1280),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            attention_head_dim=(5, 10, 20), transformer_layers_per_block=(1, 2, 10), use_linear_projection=True,
+            addition_embed_type="text_time", addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816,
+        )  # fmt: skip
+        pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=clip(768, 12, 12, 3072), tokenizer=tok,
+                                         text_encoder_2=clip(1280, 32, 20, 5120, "gelu", proj=True), tokenizer_2=tok,
+                                         unet=unet, scheduler=scheduler)  # fmt: skip
+    else:
+        raise SystemExit(f"--arch {arch}: tiny, sd15, sd21 or sdxl")
+    pipe.to(device, torch.float16 if device == "cuda" else torch.float32)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+# the two runs ------------------------------------------------------------------------------------------------------
+def plain(model: Path, prompts: list[tuple[str, str]], args: argparse.Namespace, out: Path) -> dict:
+    """The plain diffusers script, with the prompts storyreel composed (positive, negative) for each scene."""
+    import torch
+    from diffusers import DiffusionPipeline
+
+    from storyreel.backends.diffusers_local import _takes_dtype
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.float16 if device == "cuda" else torch.float32
+    w, h = (int(x) for x in args.size.split("x"))
+    t0 = time.perf_counter()
+    kw = {"dtype" if _takes_dtype() else "torch_dtype": dtype}
+    pipe = DiffusionPipeline.from_pretrained(model, safety_checker=None, **kw).to(device)
+    pipe.set_progress_bar_config(disable=True)
+    sync(device)
+    t_load = time.perf_counter() - t0
+    t_pipe = t_save = 0.0
+    for i, (positive, negative) in enumerate(prompts):
+        seeds = [args.seed + k for k in range(args.candidates)]
+        t1 = time.perf_counter()
+        images = pipe(prompt=[positive] * len(seeds), negative_prompt=[negative] * len(seeds)
+                      if args.guidance > 1 else None, num_inference_steps=args.steps, guidance_scale=args.guidance,
+                      width=w, height=h, generator=[torch.Generator("cpu").manual_seed(s) for s in seeds]).images  # fmt: skip
+        t2 = time.perf_counter()
+        for seed, im in zip(seeds, images, strict=True):
+            im.save(out / f"{i}-{seed}.png")
+        t_save += time.perf_counter() - t2
+        t_pipe += t2 - t1
+    del pipe
+    free(device)
+    return {"load": t_load, "pipeline": t_pipe, "save": t_save, "total": time.perf_counter() - t0}
+
+
+STYLE = "storybook illustration"
+NEGATIVE = "blurry"
+
+
+def composed(project) -> list[tuple[str, str]]:
+    """Each scene's prompt as storyreel composed it (style, characters' words, what to draw), in order."""
+    from storyreel import pipeline
+
+    scenes = project.scenes()
+    made = pipeline.prompts_for(project, scenes, project.characters(), pipeline.in_force(project))
+    return [(made[s.id].positive, made[s.id].negative) for s in scenes]
+
+
+def new_project(root: Path, name: str, scenes: list[str], model: Path, args: argparse.Namespace):
+    from storyreel import edit
+
+    story = "\n".join(f"Narrator: Scene {i + 1}. | {text}" for i, text in enumerate(scenes))
+    settings = {"backend": "diffusers", "model": str(model), "candidates": args.candidates, "seed": args.seed,
+                "steps": args.steps, "guidance": args.guidance, "size": args.size, "style": STYLE,
+                "negative": NEGATIVE, "aspect": "9:16", "compile": args.compile}  # fmt: skip
+    return edit.create_project(root, name, story, settings)
+
+
+def storyreel_run(project, backend=None) -> tuple[dict, object]:
+    """The worker's run over the project's candidates: end to end (model load included) unless given a backend."""
+    import torch
+
+    from storyreel import pipeline
+    from storyreel.executors.inprocess import Worker, backend_key
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    t0 = time.perf_counter()
+    opts = pipeline.in_force(project)
+    backend = backend or pipeline.backend_for(opts)
+    ids = pipeline.queue_candidates(project, opts, backend=backend)
+    worker = Worker(backends={backend_key(backend.name, backend.location or backend.model_id, backend.options): backend})
+    ended = worker.drain(project, ids)
+    sync(device)
+    total = time.perf_counter() - t0
+    assert all(j.state == "done" for j in ended), [j.error for j in ended if j.state != "done"][:1]
+    return {"total": total, "images": worker.made, "backend": worker.backend_seconds, "own": worker.own_seconds,
+            "store": worker.storer.seconds}, backend  # fmt: skip
+
+
+def compare(project, plain_dir: Path) -> tuple[float, int]:
+    """Mean and largest pixel difference between storyreel's pictures and plain's, seed for seed."""
+    from PIL import Image
+
+    diffs, largest = [], 0
+    for s in project.scenes():
+        for row in project.candidates(s.id):
+            a = np.asarray(Image.open(project.media.path(row.media)).convert("RGB"), dtype=np.int16)
+            b = np.asarray(Image.open(plain_dir / f"{s.index}-{row.seed}.png").convert("RGB"), dtype=np.int16)
+            d = np.abs(a - b)
+            diffs.append(d.mean())
+            largest = max(largest, int(d.max()))
+    return float(np.mean(diffs)), largest
+
+
+def sync(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def free(device: str) -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.empty_cache()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--arch", default=None, help="tiny (default on a CPU), sd15 (default on a GPU), sd21, sdxl")
+    ap.add_argument("--scenes", type=int, default=10)
+    ap.add_argument("--candidates", type=int, default=15)
+    ap.add_argument("--steps", type=int, default=None, help="default 25, or 1 with --turbo")
+    ap.add_argument("--guidance", type=float, default=None, help="default 7, or 0 with --turbo")
+    ap.add_argument("--turbo", action="store_true", help="1 step, no guidance (the SD-Turbo shape)")
+    ap.add_argument("--size", default=None, help="WIDTHxHEIGHT (default 64x112 for tiny, 384x704 otherwise)")
+    ap.add_argument("--seed", type=int, default=1000)
+    ap.add_argument("--compile", action="store_true", help="storyreel with --compile (its first batch compiles)")
+    ap.add_argument("--model", type=Path, default=None, help="a model folder to use instead of building one")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args()
+    import diffusers  # noqa: F401  (imported before either run is timed)
+    import torch
+
+    from storyreel.backends.diffusers_local import _quiet_libraries
+    from storyreel.store.db import Project
+
+    _quiet_libraries()  # no progress bars
+    gpu = torch.cuda.is_available()
+    args.arch = args.arch or ("sd15" if gpu else "tiny")
+    args.steps = args.steps or (1 if args.turbo else 25)
+    args.guidance = args.guidance if args.guidance is not None else (0.0 if args.turbo else 7.0)
+    args.size = args.size or ("64x112" if args.arch == "tiny" else "384x704")
+    scenes = [SCENES[i % len(SCENES)] + (f", view {i // len(SCENES) + 1}" if i >= len(SCENES) else "")
+              for i in range(args.scenes)]  # fmt: skip
+    n = args.scenes * args.candidates
+    work = Path(tempfile.mkdtemp(prefix="storyreel-bench-"))
+    try:
+        t = time.perf_counter()
+        model = args.model or build(args.arch, work / f"model-{args.arch}")
+        built = time.perf_counter() - t
+        device = torch.cuda.get_device_name() if gpu else "CPU"
+        print(f"{args.arch} ({'given' if args.model else f'built in {built:.0f} s'}), {device}: {args.scenes} scenes x "
+              f"{args.candidates} candidates = {n} pictures, {args.size}, {args.steps} steps, guidance {args.guidance}")
+        for folder in ("plain", "projects"):
+            (work / folder).mkdir()
+        first = new_project(work / "projects", "first", scenes, model, args)
+        second = new_project(work / "projects", "second", scenes, model, args)
+        first.close()
+        second.close()
+
+        p1 = Project(work / "projects" / "first")
+        base = plain(model, composed(p1), args, work / "plain")
+        free("cuda" if gpu else "cpu")
+        cold, backend = storyreel_run(p1)
+        p2 = Project(work / "projects" / "second")
+        warm, _ = storyreel_run(p2, backend)
+        mean, largest = compare(p1, work / "plain")
+
+        def line(name: str, seconds: float, extra: str = "") -> str:
+            return f"  {name:<24} {seconds:7.2f} s  {n / seconds:7.2f} pictures/s  {base['total'] / seconds:5.2f}x plain{extra}"
+
+        print(line("plain diffusers", base["total"], f"   (load {base['load']:.2f} s, pipeline {base['pipeline']:.2f} s, "
+                                                      f"save {base['save']:.2f} s)"))  # fmt: skip
+        print(line("storyreel, end to end", cold["total"], f"   (in the backend {cold['backend']:.2f} s)"))
+        print(line("storyreel, warm worker", warm["total"], f"   (in the backend {warm['backend']:.2f} s)"))
+        own = 1000 * warm["own"] / max(warm["images"], 1)
+        store = 1000 * warm["store"] / max(warm["images"], 1)
+        print(f"  storyreel's own time per picture outside the backend call: {own:.2f} ms in the worker's thread "
+              f"(target < 5 ms); storing (PNG, hash, database) {store:.2f} ms a picture, beside the next batch")
+        print(f"  pictures against plain's, seed for seed: mean difference {mean:.3f}, largest {largest} (of 255)")
+        if args.json:
+            args.json.write_text(json.dumps({"arch": args.arch, "device": device, "pictures": n, "plain": base,
+                                             "cold": cold, "warm": warm, "own_ms": own, "store_ms": store,
+                                             "mean_diff": mean, "max_diff": largest}, indent=2))  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

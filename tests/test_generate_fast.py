@@ -1,0 +1,88 @@
+"""The fast path makes the pictures the plain one does: what storyreel stores is what plain diffusers makes from the
+same seed and prompt, in any batch; a GPU that runs out of memory halves the batch and the user gets a note."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import THREE_SCENES
+
+from storyreel.errors import BackendError
+from storyreel.types import ImageRequest
+
+torch = pytest.importorskip("torch")
+
+
+def _plain(model, requests: list[ImageRequest]) -> list[np.ndarray]:
+    """What a plain diffusers script makes: its own PIL output."""
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(model, safety_checker=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    r = requests[0]
+    images = pipe(prompt=[q.prompt for q in requests], negative_prompt=[q.negative for q in requests],
+                  num_inference_steps=r.steps, guidance_scale=r.guidance, width=r.width, height=r.height,
+                  generator=[torch.Generator("cpu").manual_seed(q.seed) for q in requests]).images  # fmt: skip
+    return [np.asarray(im) for im in images]
+
+
+def _requests(seeds, prompt="a green dragon asleep on gold") -> list[ImageRequest]:
+    return [ImageRequest(prompt, "blurry", s, 3, 6.0, 64, 112) for s in seeds]
+
+
+def test_storyreels_pictures_are_plain_diffusers_pictures_in_any_batch(tiny_model):
+    from storyreel.backends.diffusers_local import DiffusersBackend
+
+    plain = _plain(tiny_model, _requests([5, 6, 7, 8]))
+    backend = DiffusersBackend(str(tiny_model))
+    ours = [np.asarray(im) for im in backend.generate(_requests([5, 6, 7, 8]))]
+    assert all(np.array_equal(a, b) for a, b in zip(ours, plain, strict=True))  # the 8-bit pictures, exactly
+    alone = np.asarray(backend.generate(_requests([7]))[0])  # seed 7 alone, and in another batch: the same
+    mixed = backend.generate(_requests([9]) + _requests([7]) + _requests([3], "a knight"))
+    assert np.abs(alone.astype(int) - plain[2]).max() <= 1 and np.abs(np.asarray(mixed[1], dtype=int) - plain[2]).max() <= 1
+    assert np.abs(plain[0].astype(int) - plain[1]).mean() > 10  # (two seeds do make two pictures)
+
+
+def test_out_of_memory_halves_the_batch_and_says_so(tmp_path, tiny_model, monkeypatch):
+    """A GPU cannot run out of memory here: the pipeline call is made to fail as CUDA does above 2 pictures."""
+    from storyreel import edit, pipeline
+    from storyreel.backends.diffusers_local import DiffusersBackend
+
+    sizes: list[int] = []
+    real = DiffusersBackend._call
+
+    def short_of_memory(self, pipe, requests, progress, should_stop):
+        sizes.append(len(requests))
+        if len(requests) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(self, pipe, requests, progress, should_stop)
+
+    monkeypatch.setattr(DiffusersBackend, "_call", short_of_memory)
+    project = edit.create_project(tmp_path, "p", THREE_SCENES, {"backend": "diffusers", "model": str(tiny_model),
+                                  "candidates": 5, "seed": 10, "steps": 3, "size": "64x112"})  # fmt: skip
+    said: list[str] = []
+    _, made = pipeline.generate(project, pipeline.in_force(project), log=said.append)
+    assert made == 15 and len(project.candidates()) == 15  # every picture made, none lost
+    notes = [s for s in said if "ran out of memory" in s]
+    assert notes == ["the GPU ran out of memory making 5 pictures at once: making them 3 at a time",
+                     "the GPU ran out of memory making 3 pictures at once: making them 2 at a time"]  # fmt: skip
+    assert sizes[:5] == [5, 3, 2, 1, 2] and set(sizes[5:]) == {2, 1}  # the next scenes start at the size that fitted
+    # and the pictures are those one batch of a scene's 5 makes
+    monkeypatch.undo()
+    from PIL import Image
+
+    backend = DiffusersBackend(str(tiny_model))
+    for scene in project.scenes():
+        rows = project.candidates(scene.id)
+        again = backend.generate([ImageRequest(r.prompt, r.negative, r.seed, r.steps, r.guidance, r.width, r.height)
+                                  for r in rows])  # fmt: skip
+        for row, im in zip(rows, again, strict=True):
+            stored = np.asarray(Image.open(project.media.path(row.media)).convert("RGB"), dtype=int)
+            assert np.abs(stored - np.asarray(im)).max() <= 1
+
+    def always(*_):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(DiffusersBackend, "_call", always)
+    with pytest.raises(BackendError, match="out of memory for a single picture"):
+        DiffusersBackend(str(tiny_model)).generate(_requests([1]))
