@@ -32,3 +32,18 @@ def test_token_estimate_counts_punctuation_and_long_words():
     assert count_tokens("a dragon") == 2
     assert count_tokens("grey hair, silver armor") == 5
     assert count_tokens("incomprehensibilities") > 1
+
+
+def test_words_the_model_will_not_read_are_said_not_silently_dropped(tmp_path):
+    from conftest import THREE_SCENES, run_cli
+
+    story = tmp_path / "tale.md"
+    story.write_text(THREE_SCENES, encoding="utf-8")
+    style = ", ".join(f"ornate detail number {i}" for i in range(20))  # some 80 CLIP tokens of style alone
+    run = run_cli("make", story, "-o", tmp_path / "tale.mp4", "--backend", "sketch", "--style", style, "--speed", "450")
+    assert run.code == 0, run.stderr
+    said = [line for line in run.stderr.splitlines() if "the model will not read" in line]
+    assert len(said) == 3 and all("CLIP tokens" in line for line in said)  # one line for each scene
+    # the scene's own words are past the window, and the line names them
+    assert said[0].endswith("ornate detail number 19, prince, grey hair, Prince Siegfried rode out of the city at dawn "
+                            "with his grey hair in the wind.'")  # fmt: skip

@@ -23,7 +23,7 @@ MAX_CAPTION_WORDS = 6
 @dataclass(frozen=True)
 class Slot:
     index: int
-    start: float  # when the voice starts and the picture is fully in
+    start: float  # when the voice starts: half way through the dissolve into the picture
     end: float
     voice: float  # the narration's length
     motion: str
