@@ -146,7 +146,7 @@ def test_make_with_a1111_sends_each_scene_as_one_batch_and_keeps_the_password_ou
             assert body["prompt"].startswith("(storybook:1.2), <lora:ink:0.8>")  # A1111's own syntax, untouched
             assert body["negative_prompt"]
             assert body["override_settings"] == {"sd_model_checkpoint": "dreamshaper_8.safetensors [879db523c3]"}
-        assert "Corvo" in calls[0]["prompt"] or "crow" in calls[0]["prompt"]
+        assert "Corvo" in calls[0]["prompt"] and "crow" in calls[0]["prompt"]
         assert "fox" in calls[1]["prompt"].lower()
         # the password went to the server, and nowhere else
         assert all(headers.get("Authorization") for _, _, headers, _ in fake.calls)

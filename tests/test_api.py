@@ -9,10 +9,44 @@ from storyreel import plugins
 from storyreel.errors import InputError
 
 
-def test_public_api_is_exported():
-    for name in storyreel.__all__:
-        assert hasattr(storyreel, name), name
-    assert issubclass(storyreel.ModelNotFoundError, storyreel.StoryreelError)
+def test_the_python_api_makes_a_video_as_its_docstring_says(tmp_path):
+    """What storyreel's docstring shows, done: analyse a story, then make its video with a backend of one's own,
+    registered as a third-party plugin is; the pictures in the video are that backend's, the errors are the API's."""
+    from conftest import THREE_SCENES, frame_at
+
+    from storyreel.backends.base import Defaults, ImageBackend
+
+    assert set(storyreel.__all__) <= set(dir(storyreel))
+    scenes, characters = storyreel.analyse(THREE_SCENES)
+    assert [len(s.characters) for s in scenes] == [1, 1, 2]  # "He climbed the mountain, and she roared at him"
+    assert {c.name for c in characters} == {"Siegfried", "Fafnir"}
+    by_id = {c.id: c for c in characters}
+    assert [by_id[c].name for c in scenes[2].characters] == ["Siegfried", "Fafnir"]
+
+    class Teal(ImageBackend):
+        name = model_id = "teal"
+
+        def __init__(self, **_: object) -> None:
+            pass
+
+        def defaults(self) -> Defaults:
+            return Defaults(steps=1, guidance=0.0, width=288, height=512, native=288)
+
+        def generate(self, requests, progress=None, should_stop=None):
+            from PIL import Image
+
+            return [Image.new("RGB", (r.width, r.height), (0, 128, 128)) for r in requests]
+
+    plugins.registry().image_backend("teal", Teal)
+    story = tmp_path / "story.md"
+    story.write_text(THREE_SCENES, encoding="utf-8")
+    result = storyreel.make(story, tmp_path / "out" / "story.mp4", options=storyreel.Options(backend="teal", speed=450))
+    assert result.render is not None and result.render.video.exists() and result.render.srt.exists()
+    assert len(result.scenes) == 3 and {c.name for c in result.characters} == {"Siegfried", "Fafnir"}
+    r, g, b = frame_at(result.render.video, 1.0)[200:400, 200:400].reshape(-1, 3).mean(axis=0)
+    assert r < 30 and 100 < g < 160 and 100 < b < 160  # teal: the plugin's picture
+    with pytest.raises(storyreel.InputError, match="WIDTHxHEIGHT"):
+        storyreel.make(story, tmp_path / "bad.mp4", options=storyreel.Options(backend="teal", size="large"))
 
 
 def test_builtin_plugins_are_registered():

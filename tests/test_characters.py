@@ -55,7 +55,10 @@ def test_characters_json_offsets_point_into_the_file(tmp_path, cli):
     assert run.code == 0, run.stderr
     data = json.loads(run.stdout)
     text = path.read_text(encoding="utf-8")
-    assert data["characters"], data
+    # the two people; "Café!" is a word shouted, not someone
+    assert [(c["name"], [m["text"] for m in c["mentions"]]) for c in data["characters"]] == [
+        ("Zoë", ["Zoë"]), ("Agatha", ["The witch Agatha", "she"])]  # fmt: skip
+    assert data["scenes"][0]["characters"] == ["zoë", "agatha"]
     for ch in data["characters"]:
         assert set(ch) == {"id", "name", "prompt", "minor", "mentions"}
         for m in ch["mentions"]:

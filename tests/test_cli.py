@@ -120,10 +120,19 @@ def test_pick_and_stage_commands(tmp_path, cli, story_file):
     _one_line_error(cli("generate", tmp_path / "empty"), "not a storyreel project")
 
 
-def test_output_files_are_readable_by_others(tmp_path, cli):
+def test_output_files_are_readable_by_others_as_the_users_umask_allows(tmp_path, cli):
+    """A video is for sharing: readable by others under the usual umask 022, and private under 077, as every other
+    file the user makes (the command runs in a fresh process, which takes the umask set here)."""
+    import os
+
     story = tmp_path / "story.txt"  # one short sentence: the files' mode does not depend on the video's length
     story.write_text("Prince Siegfried rode out of the city at dawn.\n", encoding="utf-8")
-    out = tmp_path / "v.mp4"
-    assert cli("make", story, "-o", out, "--backend", "sketch", "--scenes", "1").code == 0
-    assert out.stat().st_mode & 0o044 == 0o044
-    assert out.with_suffix(".srt").stat().st_mode & 0o044 == 0o044
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600)):
+        out = tmp_path / f"v{umask:o}.mp4"
+        before = os.umask(umask)
+        try:
+            assert cli("make", story, "-o", out, "--backend", "sketch", "--scenes", "1").code == 0
+        finally:
+            os.umask(before)
+        assert out.stat().st_mode & 0o777 == mode, oct(out.stat().st_mode)
+        assert out.with_suffix(".srt").stat().st_mode & 0o777 == mode

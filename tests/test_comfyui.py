@@ -341,7 +341,7 @@ def test_stop_interrupts_and_clears_the_queue(server):
     with pytest.raises(Cancelled):
         ComfyUIBackend(url=server.url).generate([_req(1, steps=20), _req(2, steps=20), _req(3, steps=20)],
                                                 progress=seen.append, should_stop=lambda: time.monotonic() - t0 > 1)
-    assert server.interrupted.is_set() or server.deleted
+    assert server.interrupted.is_set()  # the prompt being made is stopped
     assert len(server.deleted) == 3  # the batch's prompts are taken off the server's queue
     assert seen and 0 < seen[-1] < 1  # the websocket's progress reached the caller
 

@@ -1278,7 +1278,7 @@ class RulesEngine(CorefEngine):
                     extra: dict[int, list[Mention]] | None = None) -> list[Character]:  # fmt: skip
         chars: dict[int, Character] = {}
         used_ids: set[str] = set()
-        kept = [e for e in entities if not self._passing_animal(e)]
+        kept = [e for e in entities if not self._passing_animal(e) and not self._exclamation(doc, e)]
         for e in sorted(kept, key=self._minor):  # the characters' ids first: they are the ones people read
             mentions = sorted(self._mentions_of(doc, e) + (extra or {}).get(e.id, []), key=lambda m: m.start)
             name = self._name(doc, e)
@@ -1294,6 +1294,17 @@ class RulesEngine(CorefEngine):
                 )
             )
         return [chars[e.id] for e in kept]
+
+    @staticmethod
+    def _exclamation(doc: Any, e: _Entity) -> bool:
+        """A word shouted, not someone: a name met once, as a whole quotation ("“Café!” said Zoë")."""
+        if len(e.mentions) != 1 or e.mentions[0].type != "name" or not e.mentions[0].in_quote:
+            return False
+        m, toks = e.mentions[0], _tokens(doc)
+        marks = {'"', "“", "”", "'", "‘", "’", "«", "»"}
+        before = toks[m.start_tok - 1].text if m.start_tok > 0 else ""
+        after = [t.text for t in toks[m.end_tok : m.end_tok + 2]]
+        return before in marks and bool(after) and after[0] in {"!", "?", "."} and len(after) > 1 and after[1] in marks
 
     @staticmethod
     def _minor(e: _Entity) -> bool:
