@@ -484,7 +484,8 @@ def portrait_requests(project: Project, opts: dict[str, Any], character: Charact
     p = compose_portrait(character, style=opts["style"], negative=opts["negative"])
     return [
         ImageRequest(p.positive, p.negative, seed + k, settings.steps, settings.guidance, settings.width,
-                     settings.height, scene=0, characters=((character.name, character.prompt),))  # fmt: skip
+                     settings.height, scene=0, characters=((character.name, character.prompt),),
+                     reference=(character.reference or "") if backend.takes_reference else "")  # fmt: skip
         for k in range(n)
     ]
 

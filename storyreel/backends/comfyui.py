@@ -114,10 +114,12 @@ class ComfyUIBackend(ImageBackend):
         if not self.takes_reference:
             return None
         if not req.reference:
-            raise InputError(f"scene {req.scene}: the workflow {Path(self.workflow_path).name} draws from a reference "
-                             "picture (\"$reference\"), and none of the scene's characters has one: choose one in "
-                             "the studio (Characters, Use as reference) or with `storyreel characters PROJECT "
-                             "--reference ID=PICTURE.png`")  # fmt: skip
+            what = f"scene {req.scene}" if req.scene else "a portrait"
+            whose = "none of the scene's characters has one" if req.scene else "the character has none"
+            raise InputError(f"{what}: the workflow {Path(self.workflow_path).name} draws from a reference picture "
+                             f"(\"$reference\"), and {whose}: give one with `storyreel characters PROJECT --reference "
+                             "ID=PICTURE.png` (or in the studio: Characters, Use as reference), or use a workflow "
+                             "without \"$reference\"")  # fmt: skip
         if req.reference not in self._uploaded:
             path = Path(req.reference)
             try:

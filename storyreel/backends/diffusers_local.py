@@ -130,6 +130,9 @@ class DiffusersBackend(ImageBackend):
         self._pipe: Any = None
         self.max_batch: int | None = None  # set when the GPU ran out of memory: the most pictures made at once
         self.notes: list[str] = []  # what the user should know of the last batches (the worker says them)
+        if self.compile:  # said before the first batch, which it makes long
+            self.notes.append("--compile: the first batch of each size is compiled first (minutes on a GPU); the "
+                              "compiled code is kept for the next runs")  # fmt: skip
 
     def defaults(self) -> Defaults:
         turbo = "turbo" in self.model.lower()
@@ -216,8 +219,6 @@ class DiffusersBackend(ImageBackend):
         mode = "max-autotune-no-cudagraphs" if device.startswith("cuda") else None
         pipe.unet = torch.compile(pipe.unet, mode=mode, dynamic=False)
         pipe.vae.decode = torch.compile(pipe.vae.decode, mode=mode, dynamic=False)
-        self.notes.append(f"--compile: the first batch of each size is compiled first (minutes on a GPU); the "
-                          f"compiled code is kept in {os.environ['TORCHINDUCTOR_CACHE_DIR']} for the next runs")  # fmt: skip
 
     def describe(self) -> str:
         return super().describe() + (", compiled" if self.compile else "")

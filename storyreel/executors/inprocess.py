@@ -50,9 +50,9 @@ def png_bytes(image: Any, info: dict[str, Any] | None = None) -> bytes:
 class _Heartbeat(threading.Thread):
     """Beats for the worker's running jobs on a connection of its own, and notices a cancel."""
 
-    def __init__(self, db_path: Path, worker: str) -> None:
+    def __init__(self, db_path: Path, worker: str, ids: list[int] | None = None) -> None:
         super().__init__(daemon=True)
-        self.db_path, self.worker = db_path, worker
+        self.db_path, self.worker, self.ids = db_path, worker, ids
         self.cancelled = threading.Event()
         self.done = threading.Event()
         self.fraction: float | None = None
@@ -66,7 +66,7 @@ class _Heartbeat(threading.Thread):
         try:
             while not self.done.wait(HEARTBEAT_SECONDS):
                 try:
-                    if q.beat(db, self.worker, self.fraction):
+                    if q.beat(db, self.worker, self.fraction, self.ids):
                         self.cancelled.set()
                 except sqlite3.Error as err:  # a busy database: beat again next time
                     log.warning("heartbeat: %s", err)
@@ -91,7 +91,11 @@ class _Storer:
     def put(self, path: Path, items: list[tuple[q.Job, Any, dict[str, Any], dict[str, Any]]]) -> None:
         """Store a batch: (job, picture, what its PNG says, its record) each."""
         encoded = [(job, self.encoders.submit(png_bytes, image, about), meta) for job, image, about, meta in items]
-        self.pending = [f for f in self.pending if not f.done()]
+        while len(self.pending) >= 2:  # memory stays bounded when the backend is quicker than the disk
+            self.pending.pop(0).result()
+        for f in [f for f in self.pending if f.done()]:
+            self.pending.remove(f)
+            f.result()  # a failure of the writer itself is said, not dropped
         self.pending.append(self.writer.submit(self._write, path, encoded))
 
     def _write(self, path: Path, encoded: list[tuple[q.Job, Any, dict[str, Any]]]) -> None:
@@ -106,9 +110,13 @@ class _Storer:
                 try:
                     q.finish(project, job, png.result(), meta)
                     self.stored += 1
-                except StoryreelError as err:  # a full disk, a damaged database: this job says so, the rest go on
+                except Exception as err:  # a full disk, a damaged database, a bug: this job says so, the rest go on
                     log.warning("storing %s failed: %s", job.input_key[:12], err)
-                    q.end(project, [job], "failed", str(err))
+                    why = str(err) if isinstance(err, StoryreelError) else f"storing failed ({type(err).__name__}: {err})"
+                    try:
+                        q.end(project, [job], "failed", why)
+                    except Exception:  # the database itself: its heartbeat stops, and the job is made again later
+                        log.exception("cannot mark %s failed", job.input_key[:12])
         finally:
             project.close()
             self.seconds += time.perf_counter() - t0
@@ -142,7 +150,7 @@ class Worker:
         # a studio worker's helper for one of a project's other servers: it takes the jobs queued for the first
         # server (``queued_for``) and makes them on its own (``server``)
         self.server, self.queued_for = server, queued_for
-        self._helpers: dict[tuple[Path, str], threading.Event] = {}
+        self._helpers: dict[tuple[Path, str], tuple[Worker, threading.Thread]] = {}
 
     @property
     def made(self) -> int:
@@ -167,7 +175,9 @@ class Worker:
         return len(batch)
 
     def _run(self, project: Project, batch: list[q.Job]) -> None:
-        beat = _Heartbeat(project.path / "project.db", self.id)
+        if batch[0].kind == "render":
+            self.storer.wait()  # the pictures made just before are in the database before the render reads it
+        beat = _Heartbeat(project.path / "project.db", self.id, [j.id for j in batch])
         beat.start()
         # q.end touches only the jobs not yet done
         try:
@@ -219,19 +229,23 @@ class Worker:
         def on_progress(fraction: float) -> None:
             beat.fraction = fraction
 
+        self._say_notes(backend)
         t1 = time.perf_counter()
         images = backend.generate(requests, progress=on_progress, should_stop=self._should_stop(beat))
         t2 = time.perf_counter()
         self.backend_seconds += t2 - t1
-        notes = getattr(backend, "notes", None)
-        while notes:
-            self.say(notes.pop(0))
+        self._say_notes(backend)
         items = []
         for job, req, image in zip(batch, requests, images, strict=True):
             about, meta = about_job(project, job), picture_record(backend, spec, req)
             items.append((job, image, {**about, **meta}, meta))
         self.storer.put(project.path, items)
         self.own_seconds += (t1 - t0) + (time.perf_counter() - t2)
+
+    def _say_notes(self, backend: ImageBackend) -> None:
+        notes = getattr(backend, "notes", None)
+        while notes:
+            self.say(notes.pop(0))
 
     def _render(self, project: Project, job: q.Job, beat: _Heartbeat) -> None:
         from ..pipeline import render
@@ -296,8 +310,10 @@ class Worker:
                 self.storer.wait()
                 stop.wait(poll)
         self.storer.wait()
-        for event in self._helpers.values():
-            event.set()
+        for helper, _ in self._helpers.values():  # each stops its batch at the next step and gives it back
+            helper.stopping.set()
+        for _, thread in self._helpers.values():
+            thread.join(timeout=60)
 
     def _help_on_servers(self, projects: dict[Path, Project], stop: threading.Event, poll: float) -> None:
         """A helper thread for each other server of a project that has several (Settings: a list of servers):
@@ -310,16 +326,16 @@ class Worker:
                 continue
             if isinstance(given, list) and len(given) > 1:
                 wanted.update({(path, str(url)): str(given[0]) for url in given[1:]})
-        for key in [k for k in self._helpers if k not in wanted]:
-            self._helpers.pop(key).set()  # the servers changed, or the project is gone
+        for key in [k for k in self._helpers if k not in wanted or not self._helpers[k][1].is_alive()]:
+            self._helpers.pop(key)[0].stopping.set()  # the servers changed, or the project is gone
         for (path, url), first in wanted.items():
             if (path, url) not in self._helpers:
-                done = threading.Event()
-                self._helpers[(path, url)] = done
                 helper = Worker(self.batch_size, server=url, queued_for=first, hand_over=True)
-                threading.Thread(target=helper._serve_one, args=(path, done, stop, poll), daemon=True).start()
+                thread = threading.Thread(target=helper._serve_one, args=(path, stop, poll), daemon=True)
+                self._helpers[(path, url)] = (helper, thread)
+                thread.start()
 
-    def _serve_one(self, path: Path, done: threading.Event, stop: threading.Event, poll: float) -> None:
+    def _serve_one(self, path: Path, stop: threading.Event, poll: float) -> None:
         """A helper's loop: this project's jobs on this worker's server; a server that stops answering hands its
         batch back and is tried again a little later."""
         try:
@@ -327,16 +343,19 @@ class Worker:
         except StoryreelError:
             return
         try:
-            while not done.is_set() and not stop.is_set():
+            while not self.stopping.is_set() and not stop.is_set():
                 if self.down is not None:
                     log.warning("%s: %s; trying it again in %d s", self.server, self.down, RETRY_SERVER_SECONDS)
                     self.down = None
-                    done.wait(RETRY_SERVER_SECONDS)
-                elif not (q.has_work(project) and self.run_batch(project, wait=False)):
-                    self.storer.wait()
-                    done.wait(poll)
-        except StoryreelError as err:
-            log.warning("%s: %s", path, err)
+                    self.stopping.wait(RETRY_SERVER_SECONDS)
+                    continue
+                try:
+                    if not (q.has_work(project) and self.run_batch(project, wait=False)):
+                        self.storer.wait()
+                        self.stopping.wait(poll)
+                except StoryreelError as err:  # a busy or damaged database: said, and tried again
+                    log.warning("%s: %s", path, err)
+                    self.stopping.wait(RETRY_SERVER_SECONDS)
         finally:
             self.storer.wait()
             project.close()

@@ -66,6 +66,7 @@ class _Running:
     actor: int
     jobs: list[q.Job]
     beat: _Heartbeat
+    handle: Any = None
 
 
 class RayExecutor:
@@ -93,9 +94,13 @@ class RayExecutor:
         self.say(f"Ray: {self.count} {'GPU' if self.gpus else 'CPU'} actor{'s' * (self.count != 1)} "
                  f"on {resources.get('CPU', 0):.0f} CPUs, {self.gpus} GPUs")  # fmt: skip
 
+    @staticmethod
+    def _key_of(spec: dict[str, Any]) -> tuple[Any, ...]:
+        return spec["backend"], spec.get("model"), tuple(sorted((spec.get("options") or {}).items()))
+
     def _pool(self, spec: dict[str, Any]) -> dict[int, Any]:
-        """The actors for this backend and model, started once (a new model replaces them)."""
-        key = (spec["backend"], spec.get("model"), tuple(sorted((spec.get("options") or {}).items())))
+        """The actors for this backend and model, started once (a new model replaces them: only when none is busy)."""
+        key = self._key_of(spec)
         if key != self._key:
             for a in self._actors.values():
                 self.ray.kill(a)
@@ -142,7 +147,8 @@ class RayExecutor:
         if not any(j.state == "queued" for j in current):
             return
         busy = {r.actor for r in running.values()}
-        self._pool(next(j.spec for j in current if j.state == "queued"))
+        if not running:
+            self._pool(next(j.spec for j in current if j.state == "queued"))
         for i in [i for i in self._actors if i not in busy]:
             batch = q.claim(project, f"{self.worker}-{i}", self.batch_size, only=ids)
             if not batch:
@@ -150,15 +156,15 @@ class RayExecutor:
             if batch[0].kind == "render":
                 q.end(project, batch, "queued")  # a render is made by the studio's worker, not on the cluster
                 return
-            actor = self._pool(batch[0].spec).get(i)  # the same actors, unless this batch wants another model
-            if actor is None:
+            if self._key_of(batch[0].spec) != self._key:  # another model: made once the batches in hand are back
                 q.end(project, batch, "queued")
                 return
+            actor = self._actors[i]
             payload = [{"spec": j.spec, "request": dataclasses.asdict(request_of(project, j)),
                         "about": about_job(project, j)} for j in batch]  # fmt: skip
-            beat = _Heartbeat(project.path / "project.db", f"{self.worker}-{i}")
+            beat = _Heartbeat(project.path / "project.db", f"{self.worker}-{i}", [j.id for j in batch])
             beat.start()
-            running[actor.make.remote(payload)] = _Running(i, batch, beat)
+            running[actor.make.remote(payload)] = _Running(i, batch, beat, actor)
 
     def _store(self, project: Project, r: _Running, ref: Any) -> None:
         """A batch's task came back: store its pictures, or say what went wrong and put its jobs where they go."""
@@ -166,7 +172,8 @@ class RayExecutor:
         try:
             pictures = ray.get(ref)
         except ray.exceptions.RayActorError as err:  # the actor died (killed, out of memory, its node lost)
-            self._actors.pop(r.actor, None)
+            if self._actors.get(r.actor) is r.handle:
+                self._actors.pop(r.actor)
             q.release(project, r.jobs)
             left = len(self._actors)
             self.say(f"a Ray actor died mid-batch ({_first_line(err)}); its {len(r.jobs)} images go to "
