@@ -63,6 +63,15 @@ class Cancelled(StoryreelError):
     pass
 
 
+def first_line(err: BaseException, limit: int = 160, empty: str | None = None) -> str:
+    """The first line of an error's message, cut at ``limit`` (a library's may run to pages); when it has none,
+    ``empty`` (default: the error's type)."""
+    text = str(err).strip()
+    if not text:
+        return type(err).__name__ if empty is None else empty
+    return text.splitlines()[0][:limit]
+
+
 def store_error(err: OSError, path: object) -> StoreError:
     """Translate an OSError met while writing ``path`` into a one-line StoreError."""
     import errno

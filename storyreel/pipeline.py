@@ -114,9 +114,9 @@ DEFAULTS: dict[str, Any] = {
 EXECUTORS = ("inprocess", "ray")
 # options that, once given, the project remembers for the next command
 REMEMBERED = ("backend", "model", "backend_url", "workflow", "llm_url", "llm_model", "compile", "candidates", "seed",
-              "steps",
-              "guidance", "size", "style", "negative", "aspect", "tts", "voice", "speed", "music", "music_volume",
-              "coref", "scenes", "captions", "caption_size", "motion", "transitions", "language")  # fmt: skip
+              "steps", "guidance", "size", "style", "negative", "aspect", "tts", "voice", "speed", "music",
+              "music_volume", "coref", "scenes", "captions", "caption_size", "motion", "transitions",
+              "language")  # fmt: skip
 
 
 @dataclass

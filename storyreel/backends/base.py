@@ -23,6 +23,17 @@ class Defaults:
     native: int  # the side the model was trained at (512, 768, 1024)
 
 
+def free_accelerator_memory() -> None:
+    """Let a model's GPU memory go (after it was dropped, or a batch ran out of it); imports no torch of its own."""
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 class ImageBackend(ABC):
     name: str = ""
     #: what the candidates record as their model (and their keys hold)

@@ -247,22 +247,21 @@ class ComfyUIBackend(ImageBackend):
             return None
 
     def _history(self, pid: str) -> dict[str, Any]:
-        return (self.server.call("GET", f"/history/{pid}") or {}).get(pid) or {}
-
-    def _finished(self, pid: str) -> bool:
-        entry = self._history(pid)
+        """The prompt's entry in the server's history (empty while it waits); a prompt that failed says why."""
+        entry = (self.server.call("GET", f"/history/{pid}") or {}).get(pid) or {}
         status = entry.get("status") or {}
         if status.get("status_str") == "error":
             raise BackendError(f"ComfyUI failed: {_history_error(status)}")
-        return bool(status.get("completed")) or bool(entry.get("outputs"))
+        return entry
+
+    def _finished(self, pid: str) -> bool:
+        entry = self._history(pid)
+        return bool((entry.get("status") or {}).get("completed")) or bool(entry.get("outputs"))
 
     def _picture(self, pid: str) -> Any:
         from PIL import Image
 
         entry = self._history(pid)
-        status = entry.get("status") or {}
-        if status.get("status_str") == "error":
-            raise BackendError(f"ComfyUI failed: {_history_error(status)}")
         images = [im for out in (entry.get("outputs") or {}).values() for im in out.get("images", [])
                   if im.get("type", "output") == "output"]  # fmt: skip
         if not images:

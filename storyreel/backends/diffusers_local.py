@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError, Cancelled, HubUnreachableError, InputError, ModelNotFoundError
+from ..errors import BackendError, Cancelled, HubUnreachableError, InputError, ModelNotFoundError, first_line
 from ..types import ImageRequest
-from .base import Defaults, ImageBackend, Progress, ShouldStop
+from .base import Defaults, ImageBackend, Progress, ShouldStop, free_accelerator_memory
 from .hub import folder_variant
 
 DEFAULT_MODEL = "stabilityai/sd-turbo"
@@ -182,9 +182,8 @@ class DiffusersBackend(ImageBackend):
             else:
                 pipe = cls.from_single_file(str(self.path), local_files_only=True, **{dtype_arg: dtype})
         except (OSError, ValueError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ModelNotFoundError(
-                f"cannot load model {self.model} from {self.path}: {first[:200]}; "
+                f"cannot load model {self.model} from {self.path}: {first_line(err, 200)}; "
                 "for a single file the matching base config must be in the Hugging Face cache "
                 f"(`storyreel models pull` the base model), or use --backend sketch"
             ) from None
@@ -260,7 +259,7 @@ class DiffusersBackend(ImageBackend):
             if len(requests) == 1:
                 raise BackendError("the GPU ran out of memory for a single picture: use a smaller --size, or a "
                                    "smaller model") from None  # fmt: skip
-        _free_memory()
+        free_accelerator_memory()
         half = (len(requests) + 1) // 2
         self.max_batch = half if self.max_batch is None else min(self.max_batch, half)
         self.notes.append(f"the GPU ran out of memory making {len(requests)} pictures at once: making them {half} "
@@ -305,16 +304,6 @@ class DiffusersBackend(ImageBackend):
             # to 8 bits where the pictures are (the GPU), then one copy: as diffusers' own PIL output, less the wait
             pixels = (result.images.float() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
         return [Image.fromarray(a) for a in pixels.numpy()]
-
-
-def _free_memory() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def pull(model: str | None = None, say: Callable[[str], None] = print, if_reachable: bool = False) -> Path | None:

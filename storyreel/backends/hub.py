@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import HubUnreachableError, InputError, ModelNotFoundError
+from ..errors import HubUnreachableError, InputError, ModelNotFoundError, first_line
 
 PROBE_TIMEOUT = 5.0  # seconds for the hub's first answer; past that it counts as unreachable
 FP16 = "fp16"
@@ -118,7 +118,7 @@ def plan_pull(repo: str, revision: str = "main", timeout: float = PROBE_TIMEOUT)
             raise ModelNotFoundError(f"the model hub refused {repo} (HTTP {status}): check the id") from None
         raise HubUnreachableError(f"the model hub {endpoint} answered HTTP {status}") from None
     except Exception as err:  # connection refused, name not resolved, timeout, proxy: the libraries' own types
-        reason = str(err).strip().splitlines()[0][:120] if str(err).strip() else "no answer"
+        reason = first_line(err, 120, "no answer")
         raise HubUnreachableError(
             f"the model hub {endpoint} is not reachable ({type(err).__name__}: {reason})"
         ) from None
@@ -147,7 +147,7 @@ def download(plan: PullPlan) -> Path:
     try:
         path = snapshot_download(plan.repo, revision=plan.revision, allow_patterns=[p for p, _ in plan.files])
     except Exception as err:  # connection lost, disk full, the repo changed under us
-        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+        reason = first_line(err, 160, "")
         raise ModelNotFoundError(
             f"cannot download {plan.repo}: {type(err).__name__}: {reason}; run the same command again to go on "
             "where it stopped"

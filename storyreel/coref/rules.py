@@ -1301,10 +1301,10 @@ class RulesEngine(CorefEngine):
         if len(e.mentions) != 1 or e.mentions[0].type != "name" or not e.mentions[0].in_quote:
             return False
         m, toks = e.mentions[0], _tokens(doc)
-        marks = {'"', "“", "”", "'", "‘", "’", "«", "»"}
         before = toks[m.start_tok - 1].text if m.start_tok > 0 else ""
         after = [t.text for t in toks[m.end_tok : m.end_tok + 2]]
-        return before in marks and bool(after) and after[0] in {"!", "?", "."} and len(after) > 1 and after[1] in marks
+        return (before in _QUOTES_OPEN and len(after) == 2 and after[0] in {"!", "?", "."}
+                and after[1] in _QUOTES_CLOSE)  # fmt: skip
 
     @staticmethod
     def _minor(e: _Entity) -> bool:

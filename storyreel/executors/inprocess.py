@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import plugins
-from ..backends.base import ImageBackend
+from ..backends.base import ImageBackend, free_accelerator_memory
 from ..errors import Cancelled, ServerDown, StoryreelError
 from ..store import jobs as q
 from ..store.db import Project
@@ -50,7 +50,7 @@ def png_bytes(image: Any, info: dict[str, Any] | None = None) -> bytes:
 class _Heartbeat(threading.Thread):
     """Beats for the worker's running jobs on a connection of its own, and notices a cancel."""
 
-    def __init__(self, db_path: Path, worker: str, ids: list[int] | None = None) -> None:
+    def __init__(self, db_path: Path, worker: str, ids: list[int]) -> None:
         super().__init__(daemon=True)
         self.db_path, self.worker, self.ids = db_path, worker, ids
         self.cancelled = threading.Event()
@@ -66,7 +66,7 @@ class _Heartbeat(threading.Thread):
         try:
             while not self.done.wait(HEARTBEAT_SECONDS):
                 try:
-                    if q.beat(db, self.worker, self.fraction, self.ids):
+                    if q.beat(db, self.worker, self.ids, self.fraction):
                         self.cancelled.set()
                 except sqlite3.Error as err:  # a busy database: beat again next time
                     log.warning("heartbeat: %s", err)
@@ -216,7 +216,7 @@ class Worker:
         if key not in self.backends:
             for other in [k for k in self.backends if k[0] == name]:
                 del self.backends[other]
-            _free_accelerator_memory()
+            free_accelerator_memory()
             self.backends[key] = plugins.create("image_backend", name, model=model, **(options or {}))
         return self.backends[key]
 
@@ -387,16 +387,6 @@ def stored_picture(backend: ImageBackend, spec: dict[str, Any], req: ImageReques
 def backend_key(name: str, model: str | None, options: dict[str, str] | None = None) -> tuple[str | None, ...]:
     """Which loaded backend a job needs: its name, model and options (a server, a workflow)."""
     return (name, model, *(f"{k}={v}" for k, v in sorted((options or {}).items())))
-
-
-def _free_accelerator_memory() -> None:
-    import gc
-    import sys
-
-    gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def request_from_spec(spec: dict[str, Any]) -> ImageRequest:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import plugins
-from ..errors import BackendError, Cancelled, InputError, StoryreelError
+from ..errors import BackendError, Cancelled, InputError, StoryreelError, first_line
 from ..store import jobs as q
 from ..store.db import Project
 from .inprocess import _Heartbeat, about_job, request_from_spec, request_of, stored_picture
@@ -37,9 +37,6 @@ class Maker:
     def __init__(self, name: str, model: str | None, options: dict[str, str]) -> None:
         self.backend = plugins.create("image_backend", name, model=model, **options)
         self.stop_asked = threading.Event()
-
-    def pid(self) -> int:
-        return os.getpid()
 
     def make(self, batch: list[dict[str, Any]]) -> list[tuple[bytes, dict[str, Any]]]:
         """Each job's (PNG, record), in order; the PNGs are encoded here, beside the GPU, not in the driver."""
@@ -88,7 +85,6 @@ class RayExecutor:
         self.batch_size = batch_size
         self.worker = q.new_worker_id()  # host:pid:random; each actor's jobs are held under worker-N
         self.made = 0
-        self.stopping = threading.Event()
         self._key: tuple[Any, ...] | None = None
         self._actors: dict[int, Any] = {}
         self.say(f"Ray: {self.count} {'GPU' if self.gpus else 'CPU'} actor{'s' * (self.count != 1)} "
@@ -122,7 +118,7 @@ class RayExecutor:
                     progress(ended, len(current))
                 if ended == len(current) and not running:
                     return current
-                if self.stopping.is_set() or (should_stop and should_stop()):
+                if should_stop and should_stop():
                     raise Cancelled(f"stopped after {self.made} images; run the same command again to make the rest")
                 self._start_batches(project, ids, running, current)
                 if not running:
@@ -176,7 +172,7 @@ class RayExecutor:
                 self._actors.pop(r.actor)
             q.release(project, r.jobs)
             left = len(self._actors)
-            self.say(f"a Ray actor died mid-batch ({_first_line(err)}); its {len(r.jobs)} images go to "
+            self.say(f"a Ray actor died mid-batch ({first_line(err)}); its {len(r.jobs)} images go to "
                      f"{'another' if left else 'nobody'}")  # fmt: skip
             if not left:
                 raise BackendError("every Ray actor died: see the Ray logs (`ray logs`); what was made is kept, "
@@ -184,8 +180,8 @@ class RayExecutor:
             return
         except ray.exceptions.RayTaskError as err:
             cause = err.cause if isinstance(getattr(err, "cause", None), BaseException) else err
-            if isinstance(cause, Cancelled):
-                q.end(project, r.jobs, "queued" if self.stopping.is_set() else "cancelled", str(cause))
+            if isinstance(cause, Cancelled):  # the user cancelled it (a stop of ours puts the batch back itself)
+                q.end(project, r.jobs, "cancelled", str(cause))
             elif isinstance(cause, StoryreelError):
                 log.warning("batch %s failed: %s", r.jobs[0].batch, cause)
                 q.end(project, r.jobs, "failed", str(cause))
@@ -219,10 +215,6 @@ def _connect(address: str | None) -> Any:
             raise BackendError(f"{where} asks for its token: run with RAY_AUTH_MODE=token, and RAY_AUTH_TOKEN set "
                                "to the cluster's (`ray get-auth-token` on its head) unless ~/.ray/auth_token holds "
                                "it") from None  # fmt: skip
-        raise BackendError(f"cannot reach {where}: {_first_line(err)}; start one with `ray start --head`, "
+        raise BackendError(f"cannot reach {where}: {first_line(err)}; start one with `ray start --head`, "
                            "or leave out --ray-address to start one for this run") from None  # fmt: skip
     return ray
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:160]

@@ -56,7 +56,7 @@ def requests_for(scene: Scene, prompt: Prompt, chars: dict[str, Character], s: I
     return [
         ImageRequest(
             prompt.positive, prompt.negative, s.seed + k, s.steps, s.guidance, s.width, s.height,
-            scene=scene.index + 1, characters=people, reference=ref or "",
+            scene=scene.index + 1, characters=people, reference=ref,
         )
         for k in range(s.candidates + scene.extra)
     ]  # fmt: skip

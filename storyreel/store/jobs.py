@@ -221,9 +221,9 @@ def claim(project: Project, worker: str, max_batch: int = 16, only: list[int] | 
     return [_job(r) for r in rows]
 
 
-def beat(db: sqlite3.Connection, worker: str, progress: float | None = None, ids: list[int] | None = None) -> bool:
+def beat(db: sqlite3.Connection, worker: str, ids: list[int], progress: float | None = None) -> bool:
     """A worker's heartbeat (on its own connection), for all its running jobs (those of a batch being stored too);
-    True when the user asked to cancel what it is making (``ids``: the batch in hand)."""
+    True when the user asked to cancel the batch in hand (``ids``)."""
     now = time.time()
     if progress is None:
         db.execute("UPDATE jobs SET heartbeat = ? WHERE worker = ? AND state = 'running'", (now, worker))
@@ -232,11 +232,8 @@ def beat(db: sqlite3.Connection, worker: str, progress: float | None = None, ids
             "UPDATE jobs SET heartbeat = ?, progress = ? WHERE worker = ? AND state = 'running'",
             (now, progress, worker),
         )
-    if ids is not None:
-        row = db.execute("SELECT MAX(cancel) FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND worker = ? "
-                         "AND state = 'running'", (json.dumps(ids), worker)).fetchone()  # fmt: skip
-    else:
-        row = db.execute("SELECT MAX(cancel) FROM jobs WHERE worker = ? AND state = 'running'", (worker,)).fetchone()
+    row = db.execute("SELECT MAX(cancel) FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND worker = ? "
+                     "AND state = 'running'", (json.dumps(ids), worker)).fetchone()  # fmt: skip
     return bool(row[0])
 
 
