@@ -171,7 +171,7 @@ def new_project(root: Path, name: str, scenes: list[str], model: Path, args: arg
     return edit.create_project(root, name, story, settings)
 
 
-def storyreel_run(project, backend=None) -> tuple[dict, object]:
+def storyreel_run(project, backend=None, batch: int | None = None) -> tuple[dict, object]:
     """The worker's run over the project's candidates: end to end (model load included) unless given a backend."""
     import torch
 
@@ -183,7 +183,8 @@ def storyreel_run(project, backend=None) -> tuple[dict, object]:
     opts = pipeline.in_force(project)
     backend = backend or pipeline.backend_for(opts)
     ids = pipeline.queue_candidates(project, opts, backend=backend)
-    worker = Worker(backends={backend_key(backend.name, backend.location or backend.model_id, backend.options): backend})
+    key = backend_key(backend.name, backend.location or backend.model_id, backend.options)
+    worker = Worker(batch_size=batch, backends={key: backend})  # batches across scenes, of the backend's size
     ended = worker.drain(project, ids)
     sync(device)
     total = time.perf_counter() - t0
@@ -235,6 +236,7 @@ def main() -> None:
     ap.add_argument("--size", default=None, help="WIDTHxHEIGHT (default 64x112 for tiny, 384x704 otherwise)")
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--compile", action="store_true", help="storyreel with --compile (its first batch compiles)")
+    ap.add_argument("--batch", type=int, default=None, help="storyreel's batch (default: the backend's; 32 on a GPU)")
     ap.add_argument("--model", type=Path, default=None, help="a model folder to use instead of building one")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
@@ -271,9 +273,9 @@ def main() -> None:
         p1 = Project(work / "projects" / "first")
         base = plain(model, composed(p1), args, work / "plain")
         free("cuda" if gpu else "cpu")
-        cold, backend = storyreel_run(p1)
+        cold, backend = storyreel_run(p1, batch=args.batch)
         p2 = Project(work / "projects" / "second")
-        warm, _ = storyreel_run(p2, backend)
+        warm, _ = storyreel_run(p2, backend, batch=args.batch)
         mean, largest = compare(p1, work / "plain")
 
         def line(name: str, seconds: float, extra: str = "") -> str:

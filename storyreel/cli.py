@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from . import pipeline
-from .errors import StoryreelError
+from .errors import InputError, StoryreelError
 from .pipeline import Options
 
 app = typer.Typer(
@@ -478,7 +478,7 @@ def cancel(
 @app.command()
 def worker(
     folder: Annotated[Path, typer.Argument(help="A project, or a folder of projects.")] = Path("."),
-    batch: Annotated[int, typer.Option(help="At most this many images per backend call.")] = 16,
+    batch: Annotated[int | None, typer.Option(help="At most this many images per backend call (default: what the backend makes best: 32 for diffusers on a GPU, else 16).")] = None,
 ) -> None:
     """Make what the studio queues: every project's jobs under FOLDER, a batch at a time, until stopped."""
     import logging
@@ -489,6 +489,8 @@ def worker(
 
     if not folder.is_dir():
         raise StoryreelError(f"{folder} is not a folder: give the folder of your projects")
+    if batch is not None and batch < 1:
+        raise InputError(f"--batch {batch}: give at least 1 (or leave it out)")
     logging.basicConfig(level=logging.INFO, format="worker: %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request to an image server
     w = Worker(batch_size=batch)

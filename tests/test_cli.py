@@ -67,6 +67,7 @@ def test_bad_options(tmp_path, cli, story_file):
     _one_line_error(cli("make", story_file, "-o", tmp_path / "o.mp4", "--backend", "nope"), "unknown image backend")
     _one_line_error(cli("make", story_file, "-o", tmp_path / "o.mp4", "--scenes", "99", "--backend", "sketch"),
                     "too few for 99 scenes")  # fmt: skip
+    _one_line_error(cli("worker", tmp_path, "--batch", "0"), "--batch 0")
 
 
 def test_full_disk_keeps_what_was_made(tmp_path, cli, story_file):

@@ -64,8 +64,9 @@ def test_out_of_memory_halves_the_batch_and_says_so(tmp_path, tiny_model, monkey
     _, made = pipeline.generate(project, pipeline.in_force(project), log=said.append)
     assert made == 9 and len(project.candidates()) == 9  # every picture made, none lost
     notes = [s for s in said if "ran out of memory" in s]
-    assert notes == ["the GPU ran out of memory making 3 pictures at once: making them 2 at a time"]
-    assert sizes == [3, 2, 1] + [2, 1] * 2  # halved, and the next scenes start at the size that fitted
+    assert notes == ["the GPU ran out of memory making 9 pictures at once: making them 2 at a time"]
+    # the three scenes' 9 pictures in one batch, halved until it fits; the rest of the batch at the size that fitted
+    assert sizes == [9, 5, 3, 2, 2, 2, 2, 1]
     # and the pictures are those one batch of a scene's 3 makes
     monkeypatch.undo()
     from PIL import Image

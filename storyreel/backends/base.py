@@ -49,6 +49,15 @@ class ImageBackend(ABC):
     #: whether its pictures take a character's reference picture (ImageRequest.reference)
     takes_reference: bool = False
 
+    #: whether one call may make pictures of different prompts (several scenes) at once: the queue then fills each
+    #: batch across the scenes that share size, steps and guidance, rather than a scene at a time
+    mixes_prompts: bool = False
+
+    @property
+    def batch_size(self) -> int | None:
+        """How many pictures one call makes best (None: the worker's own batch size)."""
+        return None
+
     @abstractmethod
     def defaults(self) -> Defaults: ...
 

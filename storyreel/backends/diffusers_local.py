@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,19 @@ def _takes_dtype() -> bool:
 
 class DiffusersBackend(ImageBackend):
     name = "diffusers"
+    mixes_prompts = True  # a batch is a list of prompts, each picture from its own seed's generator
+
+    @property
+    def batch_size(self) -> int | None:
+        """On a GPU, batches that fill it (across scenes): 32 pictures (16 for SDXL), halved with a note where the
+        GPU runs out of memory; on a CPU, the worker's own batch size (a larger one is no faster there)."""
+        device = self._device
+        if device is None:
+            torch = sys.modules.get("torch")
+            device = "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
+        if not device.startswith("cuda"):
+            return None
+        return 16 if self.family == "sdxl" else 32
 
     def __init__(self, model: str | None = None, device: str | None = None, compile: object = None,
                  **_: object) -> None:  # fmt: skip
@@ -235,39 +249,42 @@ class DiffusersBackend(ImageBackend):
             if r.width % 8 or r.height % 8:
                 raise InputError(f"image size {r.width}x{r.height} must be multiples of 8: use e.g. --size 512x896")
         pipe = self._load()
-        size = min(len(requests), self.max_batch or len(requests))
+        tried, before = min(len(requests), self.max_batch or len(requests)), self.max_batch
+        out = self._in_parts(pipe, requests, progress, should_stop)
+        if self.max_batch != before:  # one note for the batch, however often it was halved
+            self.notes.append(f"the GPU ran out of memory making {tried} pictures at once: making them "
+                              f"{self.max_batch} at a time")  # fmt: skip
+        return out
+
+    def _in_parts(self, pipe: Any, requests: list[ImageRequest], progress: Progress | None,
+                  should_stop: ShouldStop | None) -> list[Any]:  # fmt: skip
+        """The pictures, in calls of at most ``max_batch``; a call that runs out of GPU memory is made again at
+        half the size, which the rest of the batch and the next batches keep. A seed makes the same picture in any
+        part."""
+        import torch
+
         out: list[Any] = []
-        for start in range(0, len(requests), size):  # after an out-of-memory, in parts that fit
-            part = requests[start : start + size]
+        while len(out) < len(requests):
+            start = len(out)
+            part = requests[start : start + (self.max_batch or len(requests))]
 
             def part_progress(fraction: float, done: int = start, n: int = len(part)) -> None:
                 if progress:
                     progress((done + fraction * n) / len(requests))
 
-            out += self._fitting(pipe, part, part_progress, should_stop)
+            try:
+                made: list[Any] | None = self._call(pipe, part, part_progress, should_stop)
+            except torch.cuda.OutOfMemoryError:
+                if len(part) == 1:
+                    raise BackendError("the GPU ran out of memory for a single picture: use a smaller --size, or a "
+                                       "smaller model") from None  # fmt: skip
+                made = None
+            if made is None:
+                free_accelerator_memory()  # outside the handler, whose frames hold the failed call's tensors
+                self.max_batch = (len(part) + 1) // 2
+                continue
+            out += made
         return out
-
-    def _fitting(self, pipe: Any, requests: list[ImageRequest], progress: Progress,
-                 should_stop: ShouldStop | None) -> list[Any]:  # fmt: skip
-        """The pictures, made in one call, or in halves when the GPU runs out of memory (said in a note, and the
-        next batches start at the size that fitted). A seed makes the same picture in any part."""
-        import torch
-
-        try:
-            return self._call(pipe, requests, progress, should_stop)
-        except torch.cuda.OutOfMemoryError:
-            if len(requests) == 1:
-                raise BackendError("the GPU ran out of memory for a single picture: use a smaller --size, or a "
-                                   "smaller model") from None  # fmt: skip
-        free_accelerator_memory()
-        half = (len(requests) + 1) // 2
-        self.max_batch = half if self.max_batch is None else min(self.max_batch, half)
-        self.notes.append(f"the GPU ran out of memory making {len(requests)} pictures at once: making them {half} "
-                          "at a time")  # fmt: skip
-        first, second = requests[:half], requests[half:]
-        return (self._fitting(pipe, first, lambda f: progress(f * len(first) / len(requests)), should_stop)
-                + self._fitting(pipe, second, lambda f: progress((len(first) + f * len(second)) / len(requests)),
-                                should_stop))  # fmt: skip
 
     def _call(self, pipe: Any, requests: list[ImageRequest], progress: Progress,
               should_stop: ShouldStop | None) -> list[Any]:  # fmt: skip

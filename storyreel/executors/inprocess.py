@@ -30,6 +30,7 @@ log = logging.getLogger("storyreel.worker")
 
 HEARTBEAT_SECONDS = 1.0
 RETRY_SERVER_SECONDS = 30.0  # a server that stopped answering is tried again after this long
+DEFAULT_BATCH = 16  # the most jobs a batch takes when neither the user nor the backend says
 
 
 PNG_KEY = "storyreel"  # the PNG text chunk that says what a picture is, so a lost database can be rebuilt
@@ -131,13 +132,13 @@ class _Storer:
 class Worker:
     """Makes the queue's jobs. ``backends`` may hold backends already made, by (name, model)."""
 
-    def __init__(self, batch_size: int = 16, backends: dict[tuple[str | None, ...], ImageBackend] | None = None,
+    def __init__(self, batch_size: int | None = None, backends: dict[tuple[str | None, ...], ImageBackend] | None = None,
                  name: str | None = None, should_stop: Callable[[], bool] | None = None,
                  hand_over: bool = False, server: str | None = None, queued_for: str | None = None,
                  say: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.id = name or q.new_worker_id()
         self.say = say or log.warning  # a backend's notes (the GPU ran out of memory: smaller batches)
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # None: what the backend makes best (16 until one is loaded)
         self.backends: dict[tuple[str | None, ...], ImageBackend] = dict(backends or {})
         self.stopping = threading.Event()
         self.should_stop = should_stop
@@ -157,13 +158,20 @@ class Worker:
         """The pictures this worker has stored."""
         return self.storer.stored
 
+    @property
+    def claim_size(self) -> int:
+        """The most jobs one batch takes: the size given, else the largest its loaded backends make best."""
+        if self.batch_size:
+            return self.batch_size
+        return max((b.batch_size or DEFAULT_BATCH for b in self.backends.values()), default=DEFAULT_BATCH)
+
     # one batch -------------------------------------------------------------------------------------------------
     def run_batch(self, project: Project, only: list[int] | None = None, wait: bool = True) -> int:
         """Claim one batch of ``project``'s queue and make it; the number of jobs taken (0: nothing to do).
         ``wait=False``: return once its pictures are made and handed over to be stored (the loops below store a
         batch while the next is made, and wait when they are idle or done)."""
         t0 = time.perf_counter()
-        batch = q.claim(project, self.id, self.batch_size, only, server=self.queued_for)
+        batch = q.claim(project, self.id, self.claim_size, only, server=self.queued_for)
         self.own_seconds += time.perf_counter() - t0
         if not batch:
             return 0

@@ -145,8 +145,14 @@ class RayExecutor:
         busy = {r.actor for r in running.values()}
         if not running:
             self._pool(next(j.spec for j in current if j.state == "queued"))
-        for i in [i for i in self._actors if i not in busy]:
-            batch = q.claim(project, f"{self.worker}-{i}", self.batch_size, only=ids)
+        idle = [i for i in self._actors if i not in busy]
+        queued = sum(1 for j in current if j.state == "queued")
+        for n, i in enumerate(idle):
+            # the queue shared among the idle actors (a batch may span scenes): none waits while another has two
+            # batches' work
+            share = -(-queued // (len(idle) - n))
+            batch = q.claim(project, f"{self.worker}-{i}", max(1, min(self.batch_size, share)), only=ids)
+            queued -= len(batch)
             if not batch:
                 return
             if batch[0].kind == "render":

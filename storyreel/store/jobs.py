@@ -7,7 +7,8 @@
 
 A job is keyed by (kind, target, input_key), input_key being the key its output is stored under, so queuing what
 is queued or made already makes nothing twice: a double click, two tabs or a rerun cost nothing. The jobs of one
-batch (a scene's candidates, a character's portraits) are claimed together and made in one backend call.
+batch (a scene's candidates, a character's portraits; with a backend that mixes prompts, every scene's candidates
+of the same size, steps and guidance) are claimed together and made in one backend call.
 Every change is one transaction, so two workers (or a worker and the studio) never take the same job.
 """
 
@@ -188,7 +189,8 @@ def has_work(project: Project) -> bool:
 
 def claim(project: Project, worker: str, max_batch: int = 16, only: list[int] | None = None,
           server: str | None = None) -> list[Job]:  # fmt: skip
-    """Take the next batch: the queued jobs sharing the batch of the most urgent one (at most ``max_batch``);
+    """Take the next batch: the queued jobs sharing the batch of the most urgent one (at most ``max_batch``, the
+    most urgent first, then in the order they were queued: a scene's candidates together);
     ``server``: only jobs queued for that server (an HTTP backend's first; another server's worker makes them)."""
     now = time.time()
     within = "AND id IN (SELECT value FROM json_each(?))" if only is not None else ""
@@ -206,7 +208,7 @@ def claim(project: Project, worker: str, max_batch: int = 16, only: list[int] | 
         ids = [
             r["id"]
             for r in db.execute(
-                f"SELECT id FROM jobs WHERE state = 'queued' AND batch = ? {within} ORDER BY slot, id LIMIT ?",
+                f"SELECT id FROM jobs WHERE state = 'queued' AND batch = ? {within} ORDER BY priority DESC, id LIMIT ?",
                 (head["batch"], *extra, max_batch),
             )
         ]
@@ -216,7 +218,7 @@ def claim(project: Project, worker: str, max_batch: int = 16, only: list[int] | 
             [(worker, now, now, i) for i in ids],
         )
         rows = db.execute(
-            "SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY slot, id", (json.dumps(ids),)
+            "SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY priority DESC, id", (json.dumps(ids),)
         ).fetchall()
     return [_job(r) for r in rows]
 
