@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench clean ui
+.PHONY: demo test install lint bench clean ui mutate
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,4 +43,11 @@ ui: $(STAMP)
 	$(VENV)/bin/storyreel ui out
 
 clean:
-	rm -rf out .pytest_cache artifacts
+	rm -rf out .pytest_cache artifacts mutants
+
+# Mutation testing (mutmut; the scope is in pyproject.toml): hours for the whole scope on a 2-core machine, and
+# it goes on where it stopped when run again. `make mutate MUTANTS='storyreel.render.timeline*'` runs a part.
+mutate: $(STAMP)
+	$(PIP) install --quiet 'mutmut==3.8.1'
+	$(VENV)/bin/mutmut run --max-children $(or $(JOBS),2) $(MUTANTS) || true
+	$(PY) tests/mutation_score.py

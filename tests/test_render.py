@@ -71,6 +71,27 @@ def test_captions_are_short_groups_in_time_with_the_voice():
     assert all(a.end <= b.start + 1e-9 for a, b in zip(tl.captions, tl.captions[1:], strict=False))
 
 
+def test_long_phrases_split_into_even_captions():
+    """A caption holds at most MAX_CAPTION_WORDS (6) words: a phrase of 6 is one caption; longer ones are split
+    into even parts, never a long caption and a stray word."""
+    sizes = {}
+    for n in (6, 7, 12, 13):
+        text = " ".join(f"word{i}" for i in range(n))
+        sizes[n] = [len(c.text.split()) for c in build_timeline([n * 0.3 + 1], words=[_words(text)]).captions]
+    assert sizes == {6: [6], 7: [4, 3], 12: [6, 6], 13: [5, 5, 3]}
+
+
+def test_chinese_captions_are_short_lines_cut_at_the_marks():
+    """Chinese has no spaces: each character is a word (its marks with it), and a caption holds about eleven."""
+    from storyreel.tts.base import timings_from_starts, word_spans
+
+    text = "从前，山里住着一只很老很老的老虎。有一天，老虎对小兔子说：「我饿了！」"
+    n = len(word_spans(text))
+    words = list(timings_from_starts(text, [i * 0.25 for i in range(n)], n * 0.25 + 0.3))
+    captions = [c.text for c in build_timeline([n * 0.25 + 0.5], words=[words]).captions]
+    assert captions == ["从前，山里住着一只很", "老很老的老虎。", "有一天，", "老虎对小兔子说：", "「我饿了！」"]
+
+
 def test_ass_escapes_libass_codes_only():
     assert ass_escape(r"100% {bold} \N a:b it's") == "100% \\{bold\\} \\\u2060N a:b it's"
     doc = ass_document([Caption(0, 1.5, "héllo {x}")], 1080, 1920)
