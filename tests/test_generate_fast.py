@@ -58,6 +58,7 @@ def test_out_of_memory_halves_the_batch_and_says_so(tmp_path, tiny_model, monkey
         return real(self, pipe, requests, progress, should_stop)
 
     monkeypatch.setattr(DiffusersBackend, "_call", short_of_memory)
+    monkeypatch.setattr(DiffusersBackend, "mixes_prompts", True)  # as on a GPU: a batch spans scenes
     project = edit.create_project(tmp_path, "p", THREE_SCENES, {"backend": "diffusers", "model": str(tiny_model),
                                   "candidates": 3, "seed": 10, "steps": 2, "size": "64x112"})  # fmt: skip
     said: list[str] = []
@@ -86,3 +87,24 @@ def test_out_of_memory_halves_the_batch_and_says_so(tmp_path, tiny_model, monkey
     monkeypatch.setattr(DiffusersBackend, "_call", always)
     with pytest.raises(BackendError, match="out of memory for a single picture"):
         DiffusersBackend(str(tiny_model)).generate(_requests([1]))
+
+
+def test_compiled_batches_are_padded_to_a_few_sizes_and_make_the_same_pictures(tiny_model, monkeypatch):
+    """Compiled for fixed shapes, a batch of 3 is made as 4 (its last request again, that picture dropped), so
+    leftover batches reuse the few sizes compiled; the pictures are those of the batch unpadded. (Compiling itself
+    takes minutes here: the compile step is left out, the padding is what is checked.)"""
+    from storyreel.backends.diffusers_local import DiffusersBackend
+
+    sizes: list[int] = []
+    real = DiffusersBackend._call
+
+    def counted(self, pipe, requests, progress, should_stop):
+        sizes.append(len(requests))
+        return real(self, pipe, requests, progress, should_stop)
+
+    monkeypatch.setattr(DiffusersBackend, "_compiled", lambda self, pipe, device: None)
+    monkeypatch.setattr(DiffusersBackend, "_call", counted)
+    padded = DiffusersBackend(str(tiny_model), compile=True).generate(_requests([5, 6, 7]))
+    plain = DiffusersBackend(str(tiny_model)).generate(_requests([5, 6, 7]))
+    assert sizes == [4, 3] and len(padded) == 3
+    assert all(np.abs(np.asarray(a, dtype=int) - np.asarray(b)).max() <= 1 for a, b in zip(padded, plain, strict=True))

@@ -77,6 +77,46 @@ def test_queuing_twice_makes_nothing_twice(tmp_path):
     assert len({j.batch for j in ended}) == 3
 
 
+def test_a_backend_that_makes_several_prompts_at_once_gets_scenes_together_the_urgent_one_first(tmp_path):
+    """diffusers on a GPU makes several scenes' prompts in one call: a batch then spans scenes (each scene's
+    candidates together, in the order they were queued), a regenerated scene is made before the others and alone,
+    and cancelling one scene of a batch gives the other scenes' jobs back to the queue, not counted as a try."""
+    from dataclasses import replace
+
+    from storyreel.backends.sketch import SketchBackend
+    from storyreel.errors import Cancelled
+
+    calls: list[list[str]] = []
+
+    class Mixing(SketchBackend):
+        mixes_prompts = True
+
+        def generate(self, requests, progress=None, should_stop=None):
+            calls.append([r.prompt.rsplit(" ", 1)[1] for r in requests])
+            if should_stop and "s9" in calls[-1]:
+                _wait(should_stop)  # until the user cancels s9: then it stops at its next step, as diffusers does
+                raise Cancelled("generation stopped")
+            return super().generate(requests, progress, should_stop)
+
+    project = Project(tmp_path / "p")
+    mixing = Mixing()
+    ids = q.enqueue(project, _jobs(mixing, ["s1", "s2", "s3"], 3))
+    ids += q.enqueue(project, [replace(j, priority=1) for j in _jobs(mixing, ["s4"], 2)])  # "Regenerate" on s4
+    worker = Worker(batch_size=7, backends={("sketch", "sketch"): mixing})
+    worker.drain(project, ids)
+    assert calls == [["s4", "s4"], ["s1"] * 3 + ["s2"] * 3 + ["s3"], ["s3", "s3"]]
+    assert sorted(r.scene_id for r in project.candidates()) == sorted(["s1", "s2", "s3"] * 3 + ["s4"] * 2)
+
+    more = q.enqueue(project, _jobs(mixing, ["s9", "s8"], 2, seed=50))
+    thread = threading.Thread(target=lambda: worker.run_batch(Project(tmp_path / "p")))
+    thread.start()
+    _wait(lambda: all(j.state == "running" for j in q.jobs(project, more)))
+    q.cancel(project, target="s9")
+    thread.join(timeout=60)
+    assert {(j.target, j.state, j.attempts) for j in q.jobs(project, more)} == {("s9", "cancelled", 1),
+                                                                                ("s8", "queued", 0)}  # fmt: skip
+
+
 def test_two_workers_make_every_job_exactly_once(tmp_path, tiny_model):
     folder = tmp_path / "projects"
     project = Project(folder / "tale")

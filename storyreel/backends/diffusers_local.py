@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,19 +114,34 @@ def _takes_dtype() -> bool:
 
 class DiffusersBackend(ImageBackend):
     name = "diffusers"
-    mixes_prompts = True  # a batch is a list of prompts, each picture from its own seed's generator
+    def _device_guess(self) -> str:
+        """The device it makes pictures on (before loading: where it will)."""
+        if self._device is not None:
+            return self._device
+        try:
+            import torch
+        except ImportError:
+            return "cpu"
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @property
+    def mixes_prompts(self) -> bool:  # type: ignore[override]
+        """On a GPU, a batch spans scenes (each picture from its own seed's generator, so the same picture in any
+        batch); on a CPU a larger batch is no faster, only later to show its first pictures: a scene at a time."""
+        return self._device_guess().startswith("cuda")
 
     @property
     def batch_size(self) -> int | None:
-        """On a GPU, batches that fill it (across scenes): 32 pictures (16 for SDXL), halved with a note where the
-        GPU runs out of memory; on a CPU, the worker's own batch size (a larger one is no faster there)."""
-        device = self._device
-        if device is None:
-            torch = sys.modules.get("torch")
-            device = "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
+        """On a GPU, batches that fill it: 32 pictures where it has 40 GB or more, 16 from 20 GB, else 8 (SDXL
+        half that); halved, with a note, where it still runs out of memory. On a CPU: the worker's own."""
+        device = self._device_guess()
         if not device.startswith("cuda"):
             return None
-        return 16 if self.family == "sdxl" else 32
+        import torch
+
+        gb = torch.cuda.get_device_properties(torch.device(device)).total_memory / 2**30
+        size = 32 if gb >= 40 else 16 if gb >= 20 else 8
+        return size // 2 if self.family == "sdxl" else size
 
     def __init__(self, model: str | None = None, device: str | None = None, compile: object = None,
                  **_: object) -> None:  # fmt: skip
@@ -250,11 +264,12 @@ class DiffusersBackend(ImageBackend):
                 raise InputError(f"image size {r.width}x{r.height} must be multiples of 8: use e.g. --size 512x896")
         pipe = self._load()
         tried, before = min(len(requests), self.max_batch or len(requests)), self.max_batch
-        out = self._in_parts(pipe, requests, progress, should_stop)
-        if self.max_batch != before:  # one note for the batch, however often it was halved
-            self.notes.append(f"the GPU ran out of memory making {tried} pictures at once: making them "
-                              f"{self.max_batch} at a time")  # fmt: skip
-        return out
+        try:
+            return self._in_parts(pipe, requests, progress, should_stop)
+        finally:  # one note for the batch, however often it was halved (and said even when it was stopped)
+            if self.max_batch != before:
+                self.notes.append(f"the GPU ran out of memory making {tried} pictures at once: making them "
+                                  f"{self.max_batch} at a time")  # fmt: skip
 
     def _in_parts(self, pipe: Any, requests: list[ImageRequest], progress: Progress | None,
                   should_stop: ShouldStop | None) -> list[Any]:  # fmt: skip
@@ -272,8 +287,11 @@ class DiffusersBackend(ImageBackend):
                 if progress:
                     progress((done + fraction * n) / len(requests))
 
+            # compiled for fixed shapes: a batch padded to a power of two (its last request again, the extra
+            # pictures dropped), so a few sizes are compiled once rather than one per leftover batch
+            padded = part + [part[-1]] * (_bucket(len(part)) - len(part)) if self.compile else part
             try:
-                made: list[Any] | None = self._call(pipe, part, part_progress, should_stop)
+                made: list[Any] | None = self._call(pipe, padded, part_progress, should_stop)[: len(part)]
             except torch.cuda.OutOfMemoryError:
                 if len(part) == 1:
                     raise BackendError("the GPU ran out of memory for a single picture: use a smaller --size, or a "
@@ -321,6 +339,11 @@ class DiffusersBackend(ImageBackend):
             # to 8 bits where the pictures are (the GPU), then one copy: as diffusers' own PIL output, less the wait
             pixels = (result.images.float() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
         return [Image.fromarray(a) for a in pixels.numpy()]
+
+
+def _bucket(n: int) -> int:
+    """The power of two a batch of ``n`` is padded to when compiled."""
+    return 1 << (n - 1).bit_length()
 
 
 def pull(model: str | None = None, say: Callable[[str], None] = print, if_reachable: bool = False) -> Path | None:

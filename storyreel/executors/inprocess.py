@@ -158,6 +158,14 @@ class Worker:
         """The pictures this worker has stored."""
         return self.storer.stored
 
+    def _mixes(self, spec: dict[str, Any]) -> bool:
+        """Whether the backend of a job with this spec, once loaded here, makes several scenes' prompts in one call
+        (then a batch spans scenes)."""
+        if "backend" not in spec:  # a render
+            return False
+        held = self.backends.get(backend_key(spec["backend"], spec.get("model"), self._on_server(spec.get("options"))))
+        return bool(held is not None and held.mixes_prompts)
+
     @property
     def claim_size(self) -> int:
         """The most jobs one batch takes: the size given, else the largest its loaded backends make best."""
@@ -171,7 +179,7 @@ class Worker:
         ``wait=False``: return once its pictures are made and handed over to be stored (the loops below store a
         batch while the next is made, and wait when they are idle or done)."""
         t0 = time.perf_counter()
-        batch = q.claim(project, self.id, self.claim_size, only, server=self.queued_for)
+        batch = q.claim(project, self.id, self.claim_size, only, server=self.queued_for, across=self._mixes)
         self.own_seconds += time.perf_counter() - t0
         if not batch:
             return 0
@@ -216,10 +224,15 @@ class Worker:
     def _should_stop(self, beat: _Heartbeat) -> Callable[[], bool]:
         return lambda: beat.cancelled.is_set() or self.stopping.is_set() or bool(self.should_stop and self.should_stop())
 
+    def _on_server(self, options: dict[str, str] | None) -> dict[str, str] | None:
+        """A job's backend options as this worker makes it: a helper's own server for the one it was queued for."""
+        if self.server and options and options.get("url"):
+            return {**options, "url": self.server}
+        return options
+
     def backend(self, name: str, model: str | None, options: dict[str, str] | None = None) -> ImageBackend:
         """The backend, loaded once and kept; loading another model lets the previous one go (GPU memory)."""
-        if self.server and options and options.get("url"):
-            options = {**options, "url": self.server}
+        options = self._on_server(options)
         key = backend_key(name, model, options)
         if key not in self.backends:
             for other in [k for k in self.backends if k[0] == name]:

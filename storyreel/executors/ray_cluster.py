@@ -94,6 +94,11 @@ class RayExecutor:
     def _key_of(spec: dict[str, Any]) -> tuple[Any, ...]:
         return spec["backend"], spec.get("model"), tuple(sorted((spec.get("options") or {}).items()))
 
+    def _mixes(self, spec: dict[str, Any]) -> bool:
+        """A batch spans scenes on GPU actors of the diffusers backend (as the in-process worker's, see
+        DiffusersBackend.mixes_prompts); CPU actors make a scene at a time."""
+        return bool(self.gpus) and spec.get("backend") == "diffusers"
+
     def _pool(self, spec: dict[str, Any]) -> dict[int, Any]:
         """The actors for this backend and model, started once (a new model replaces them: only when none is busy)."""
         key = self._key_of(spec)
@@ -151,7 +156,8 @@ class RayExecutor:
             # the queue shared among the idle actors (a batch may span scenes): none waits while another has two
             # batches' work
             share = -(-queued // (len(idle) - n))
-            batch = q.claim(project, f"{self.worker}-{i}", max(1, min(self.batch_size, share)), only=ids)
+            batch = q.claim(project, f"{self.worker}-{i}", max(1, min(self.batch_size, share)), only=ids,
+                            across=self._mixes)  # fmt: skip
             queued -= len(batch)
             if not batch:
                 return

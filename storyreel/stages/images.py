@@ -82,12 +82,12 @@ def current_candidates(
 
 def image_jobs(kind: str, target: str, backend: ImageBackend, requests: list[ImageRequest],
                priority: int = 0) -> list[NewJob]:  # fmt: skip
-    """The queue's jobs for these requests: one batch per target and shared settings, or per shared settings alone
-    for a backend that makes several prompts in one call (a batch then spans scenes)."""
+    """The queue's jobs for these requests: one batch per target and shared settings (a worker whose backend makes
+    several prompts in one call takes several such batches at once: see jobs.claim)."""
     out = []
     for slot, req in enumerate(requests):
         shared = input_key(backend.name, backend.model_id, req.steps, req.guidance, req.width, req.height)
-        batch = f"{kind}:{shared}" if backend.mixes_prompts else f"{kind}:{target}:{shared}"
+        batch = f"{kind}:{target}:{shared}"
         spec = {"backend": backend.name, "model": backend.location or backend.model_id, "model_id": backend.model_id,
                 "request": asdict(req)}  # fmt: skip
         if backend.options:

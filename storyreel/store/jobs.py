@@ -7,8 +7,8 @@
 
 A job is keyed by (kind, target, input_key), input_key being the key its output is stored under, so queuing what
 is queued or made already makes nothing twice: a double click, two tabs or a rerun cost nothing. The jobs of one
-batch (a scene's candidates, a character's portraits; with a backend that mixes prompts, every scene's candidates
-of the same size, steps and guidance) are claimed together and made in one backend call.
+batch (a scene's candidates, a character's portraits; for a backend that makes several prompts in one call, several
+scenes' batches of the same size, steps and guidance) are claimed together and made in one backend call.
 Every change is one transaction, so two workers (or a worker and the studio) never take the same job.
 """
 
@@ -20,6 +20,7 @@ import socket
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,9 +189,9 @@ def has_work(project: Project) -> bool:
 
 
 def claim(project: Project, worker: str, max_batch: int = 16, only: list[int] | None = None,
-          server: str | None = None) -> list[Job]:  # fmt: skip
-    """Take the next batch: the queued jobs sharing the batch of the most urgent one (at most ``max_batch``, the
-    most urgent first, then in the order they were queued: a scene's candidates together);
+          server: str | None = None, across: Callable[[dict[str, Any]], bool] | None = None) -> list[Job]:  # fmt: skip
+    """Take the next batch: the queued jobs sharing the batch of the most urgent one, at most ``max_batch``; with
+    ``across`` true of the head job's spec, the batches of other targets with the same settings too;
     ``server``: only jobs queued for that server (an HTTP backend's first; another server's worker makes them)."""
     now = time.time()
     within = "AND id IN (SELECT value FROM json_each(?))" if only is not None else ""
@@ -201,15 +202,27 @@ def claim(project: Project, worker: str, max_batch: int = 16, only: list[int] | 
     with project.tx() as db:
         _release_stale(db, now)
         head = db.execute(
-            f"SELECT batch FROM jobs WHERE state = 'queued' {within} ORDER BY priority DESC, id LIMIT 1", extra
+            f"SELECT batch, priority, spec FROM jobs WHERE state = 'queued' {within} ORDER BY priority DESC, id LIMIT 1",
+            extra,
         ).fetchone()
         if head is None:
             return []
+        # the head's batch; with ``across`` (a backend that makes several prompts in one call), the batches of the
+        # other targets (scenes) with the same settings too: "kind:target:settings"
+        same = "batch = ?"
+        batch = head["batch"]
+        if across is not None and across(json.loads(head["spec"])):
+            kind, settings = batch.split(":", 1)[0], batch.rsplit(":", 1)[1]
+            same, batch = "batch LIKE ?", f"{kind}:%:{settings}"
+        # as urgent as the head (a regenerated scene waits for no other scene's pictures); each target's jobs
+        # together, the targets in the order they were queued, a target's in slot order
         ids = [
             r["id"]
             for r in db.execute(
-                f"SELECT id FROM jobs WHERE state = 'queued' AND batch = ? {within} ORDER BY priority DESC, id LIMIT ?",
-                (head["batch"], *extra, max_batch),
+                f"SELECT id FROM jobs j WHERE state = 'queued' AND {same} AND priority = ? {within} "
+                "ORDER BY (SELECT MIN(k.id) FROM jobs k WHERE k.state = 'queued' AND k.batch = j.batch), slot, id "
+                "LIMIT ?",
+                (batch, head["priority"], *extra, max_batch),
             )
         ]
         db.executemany(
@@ -218,8 +231,9 @@ def claim(project: Project, worker: str, max_batch: int = 16, only: list[int] | 
             [(worker, now, now, i) for i in ids],
         )
         rows = db.execute(
-            "SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY priority DESC, id", (json.dumps(ids),)
+            "SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
         ).fetchall()
+    rows.sort(key=lambda r: ids.index(r["id"]))
     return [_job(r) for r in rows]
 
 
@@ -266,10 +280,11 @@ def end(project: Project, jobs: list[Job], state: str, error: str | None = None)
                 f"attempts = MAX(0, attempts - 1) WHERE {held}",
                 (mine,),
             )
-        elif state == "cancelled":
+        elif state == "cancelled":  # the batch's other jobs (other scenes) go back, not counted as an attempt
             db.execute(
                 "UPDATE jobs SET state = CASE WHEN cancel THEN 'cancelled' ELSE 'queued' END, "
                 "error = CASE WHEN cancel THEN 'cancelled' END, finished_at = CASE WHEN cancel THEN ? END, "
+                "attempts = CASE WHEN cancel THEN attempts ELSE MAX(0, attempts - 1) END, "
                 f"worker = NULL, heartbeat = NULL, progress = 0, cancel = 0 WHERE {held}",
                 (time.time(), mine),
             )
