@@ -103,6 +103,7 @@ def test_srt_document():
     srt = srt_document([Caption(0, 1.5, "one"), Caption(61.25, 3725.5, "two\nlines")])
     assert parse_srt(srt) == [(0.0, 1.5, "one"), (61.25, 3725.5, "two lines")]
     assert "01:02:05,500" in srt
+    assert [b.splitlines()[0] for b in srt.strip().split("\n\n")] == ["1", "2"]  # players expect 1, 2, ...
 
 
 AWKWARD = """Zoë said: "100% of it's mine!" \\ {braces} and % signs.

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import decode_audio, parse_srt, write_tone
+from conftest import decode_audio, frame_at, parse_srt, write_tone
 
 from storyreel import edit, pipeline, plugins
 from storyreel.backends.base import Defaults, ImageBackend
@@ -266,3 +266,47 @@ def test_an_unchanged_render_is_reused_without_encoding(made, tmp_path, monkeypa
     edit.pick(project, scene.id, project.candidates(scene.id)[1].id)
     pipeline.render(project, made["root"] / "changed.mp4", made["opts"])
     assert [c for c in calls.read_text().splitlines() if "libx264" in c]
+
+
+class Disc(Painted):
+    """A white disc in the middle of a black picture: a thing a viewer knows the shape and place of."""
+
+    name = "disc"
+
+    def generate(self, requests, progress=None, should_stop=None):
+        from PIL import Image
+
+        out = []
+        for r in requests:
+            yy, xx = np.mgrid[: r.height, : r.width]
+            inside = (xx - r.width / 2 + 0.5) ** 2 + (yy - r.height / 2 + 0.5) ** 2 <= (0.2 * r.width) ** 2
+            out.append(Image.fromarray(np.repeat(np.where(inside, 235, 10).astype(np.uint8)[..., None], 3, axis=2)))
+        return out
+
+
+def test_the_picture_is_framed_as_it_was_drawn_round_things_round_and_centred(tmp_path):
+    """A scene that zooms in shows its picture whole at first, then closer, about its middle: a disc drawn in the
+    middle stays round, in the middle of the frame, its size between the picture's fitted to the frame and that
+    times the zoom (not stretched, shifted, or shown at another scale)."""
+    from storyreel.render.timeline import ZOOM
+
+    plugins.registry().image_backend("disc", Disc)
+    story = "Narrator: The moon rose over the quiet hills tonight. | a full moon\n"
+    project = edit.create_project(tmp_path, "moon", story, {"backend": "disc", "candidates": 1, "seed": 0,
+                                                            "size": "576x1024", "captions": False})  # fmt: skip
+    opts = pipeline.in_force(project)
+    pipeline.generate(project, opts)
+    video = tmp_path / "moon.mp4"
+    result = pipeline.render(project, video, opts)
+    fitted = 0.2 * 576 * 2 * 1080 / 576  # the disc's diameter with the picture fitted to the frame's width
+    sizes = []
+    for t in (0.05, result.duration * 0.5, result.duration - 0.1):
+        lit = frame_at(video, t)[..., 1] > 128
+        rows, cols = np.flatnonzero(lit.any(axis=1)), np.flatnonzero(lit.any(axis=0))
+        width, height = cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1
+        centre = ((cols[0] + cols[-1]) / 2, (rows[0] + rows[-1]) / 2)
+        assert abs(width - height) <= 0.02 * width, (t, width, height)  # round, not stretched
+        assert abs(centre[0] - 539.5) <= 6 and abs(centre[1] - 959.5) <= 6, (t, centre)  # in the middle
+        assert fitted * 0.98 <= width <= fitted * ZOOM * 1.02, (t, width, fitted)
+        sizes.append(width)
+    assert sizes[0] < sizes[1] < sizes[2]  # closer and closer
