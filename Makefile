@@ -46,8 +46,10 @@ clean:
 	rm -rf out .pytest_cache artifacts mutants
 
 # Mutation testing (mutmut; the scope is in pyproject.toml): hours for the whole scope on a 2-core machine, and
-# it goes on where it stopped when run again. `make mutate MUTANTS='storyreel.render.timeline*'` runs a part.
+# it goes on where it stopped when run again. `make mutate MUTANTS='storyreel.render.timeline*'` runs a part;
+# `make mutate SAMPLE=120` a random draw of 120 mutants from the whole scope (about half an hour), scored alone.
 mutate: $(STAMP)
 	$(PIP) install --quiet 'mutmut==3.8.1'
-	$(VENV)/bin/mutmut run --max-children $(or $(JOBS),2) $(MUTANTS) || true
-	$(PY) tests/mutation_score.py
+	$(VENV)/bin/mutmut run --max-children $(or $(JOBS),2) \
+	    $(if $(SAMPLE),$$($(PY) tests/mutation_score.py --pick $(SAMPLE)),$(MUTANTS)) || true
+	$(PY) tests/mutation_score.py $(if $(SAMPLE),--picked)

@@ -81,6 +81,21 @@ def test_long_phrases_split_into_even_captions():
     assert sizes == {6: [6], 7: [4, 3], 12: [6, 6], 13: [5, 5, 3]}
 
 
+def test_short_phrases_share_a_caption_while_it_fits():
+    """A short phrase ("Oh no.") joins its neighbour in one caption while the two fit in six words; a phrase of three
+    words or more keeps a caption of its own."""
+    captions = {}
+    for text in ("Run, run! Hide now. The big bad wolf is coming down the hill. Oh no. Oh dear, oh dear.",
+                 "Yes. The wolf came, three pigs hid, and two geese flew. No! It ran.",
+                 "The pigs hid. The wolf waited. Night fell."):  # fmt: skip
+        captions[text] = [c.text for c in build_timeline([len(text.split()) * 0.3 + 1], words=[_words(text)]).captions]
+    assert list(captions.values()) == [
+        ["Run, run! Hide now.", "The big bad wolf is", "coming down the hill. Oh no.", "Oh dear, oh dear."],
+        ["Yes. The wolf came,", "three pigs hid,", "and two geese flew. No!", "It ran."],
+        ["The pigs hid.", "The wolf waited. Night fell."],
+    ]
+
+
 def test_chinese_captions_are_short_lines_cut_at_the_marks():
     """Chinese has no spaces: each character is a word (its marks with it), and a caption holds about eleven."""
     from storyreel.tts.base import timings_from_starts, word_spans
