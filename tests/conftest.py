@@ -36,6 +36,13 @@ QUICK_FIRST = ["test_tts", "test_render", "test_edit", "test_generate_fast", "te
                "test_languages", "test_video_output"]  # fmt: skip
 
 
+def shared_scope(fixture_name, config) -> str:
+    """A fixture shared by a module's tests (one render measured many ways), except while mutmut learns which
+    tests reach which code: then each test makes its own, so every test of the module is run against the mutants
+    of the code the fixture runs (mutmut credits what a module fixture reaches to its first test only)."""
+    return "function" if os.environ.get("MUTANT_UNDER_TEST") == "stats" else "module"
+
+
 def pytest_collection_modifyitems(items):
     if os.environ.get("MUTANT_UNDER_TEST", "") in ("", "stats", "fail", "mutant_generation"):
         return

@@ -74,7 +74,7 @@ def main() -> int:
         name = str(meta.relative_to("mutants"))[: -len(".meta")]
         print(f"{name:40} {len(codes):7} {n['caught']:7} {n['survived']:8} {n['no tests']:8} {n['timeout']:7} "
               f"{n['not checked']:9}")  # fmt: skip
-    checked = total["caught"] + total["survived"] + total["timeout"]
+    checked = total["caught"] + total["survived"] + total["timeout"] + total["no tests"]  # none reached: not caught
     print(f"{'all':40} {sum(total.values()):7} {total['caught']:7} {total['survived']:8} {total['no tests']:8} "
           f"{total['timeout']:7} {total['not checked']:9}")  # fmt: skip
     if checked:
@@ -83,7 +83,7 @@ def main() -> int:
         mid, half = (p + z * z / (2 * checked)), z * math.sqrt(p * (1 - p) / checked + z * z / (4 * checked**2))
         low, high = (mid - half) / (1 + z * z / checked), (mid + half) / (1 + z * z / checked)
         print(f"score: {caught} of {checked} checked mutants caught ({100 * p:.1f}%, 95% interval "
-              f"{100 * low:.0f}-{100 * high:.0f}%); a timeout counts as caught")
+              f"{100 * low:.0f}-{100 * high:.0f}%); a timeout counts as caught, a mutant no test reaches as not")
     if survivors:
         print("survived:")
         for name in sorted(survivors):

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import decode_audio, frame_at, parse_srt, write_tone
+from conftest import decode_audio, frame_at, parse_srt, shared_scope, write_tone
 
 from storyreel import edit, pipeline, plugins
 from storyreel.backends.base import Defaults, ImageBackend
@@ -59,7 +59,7 @@ class Painted(ImageBackend):
         return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def made(tmp_path_factory):
     """The story rendered as a person makes it: generated, scene 1's second candidate picked, rendered."""
     plugins.registry().image_backend("painted", Painted)
@@ -76,7 +76,7 @@ def made(tmp_path_factory):
     return {"root": root, "project": project, "opts": opts, "video": video}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def frames(made):
     """Every frame, small (54x96), as RGB."""
     raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(made["video"]), "-vf", "scale=54:96", "-f",
@@ -84,7 +84,7 @@ def frames(made):
     return np.frombuffer(raw, dtype=np.uint8).reshape(-1, 96, 54, 3).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def voice(made):
     """The sound's loudness every 10 ms, and where the speech starts after a silence."""
     sound = decode_audio(made["video"], RATE)
