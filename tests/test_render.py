@@ -69,6 +69,10 @@ def test_captions_are_short_groups_in_time_with_the_voice():
     assert " ".join(c.text for c in tl.captions) == text
     assert [c.text for c in tl.captions][:2] == ["The dragon Fafnir sleeps", "in the mountain,"]
     assert all(a.end <= b.start + 1e-9 for a, b in zip(tl.captions, tl.captions[1:], strict=False))
+    # each caption stays up until its last word has been said (a little after, to be read)
+    said = _words(text)
+    ends = [said[len(" ".join(c.text for c in tl.captions[: i + 1]).split()) - 1].end for i in range(len(tl.captions))]
+    assert all(c.end >= end for c, end in zip(tl.captions, ends, strict=True))
 
 
 def test_long_phrases_split_into_even_captions():
