@@ -310,3 +310,18 @@ def test_the_picture_is_framed_as_it_was_drawn_round_things_round_and_centred(tm
         assert fitted * 0.98 <= width <= fitted * ZOOM * 1.02, (t, width, fitted)
         sizes.append(width)
     assert sizes[0] < sizes[1] < sizes[2]  # closer and closer
+
+
+def test_a_video_storyreel_made_is_written_over_from_another_project_without_asking(made, tmp_path):
+    """The MP4 says it was made by storyreel: another project (or the same story made again elsewhere) may write
+    over it without --force; a video from elsewhere may not."""
+    from storyreel.errors import InputError
+    from storyreel.stages.video import check_output
+
+    other = edit.create_project(tmp_path, "other", STORY, {"backend": "painted"})
+    check_output(made["video"], project=other)  # no error: ours
+    foreign = tmp_path / "holiday.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5", "-t", "1",
+                    str(foreign)], check=True)  # fmt: skip
+    with pytest.raises(InputError, match="--force"):
+        check_output(foreign, project=other)
