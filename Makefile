@@ -45,11 +45,13 @@ ui: $(STAMP)
 clean:
 	rm -rf out .pytest_cache artifacts mutants
 
-# Mutation testing (mutmut; the scope is in pyproject.toml): hours for the whole scope on a 2-core machine, and
-# it goes on where it stopped when run again. `make mutate MUTANTS='storyreel.render.timeline*'` runs a part;
-# `make mutate SAMPLE=120` a random draw of 120 mutants from the whole scope (about half an hour), scored alone.
+# Mutation testing (mutmut; the scope is in pyproject.toml): many hours for the whole scope on a 2-core machine;
+# run again, a plain `make mutate` goes on where it stopped. `make mutate MUTANTS='storyreel.render.timeline*'` runs
+# a part, `make mutate SAMPLE=120` a seeded random draw of 120 from the whole scope, scored alone (about an hour);
+# mutants named either way are run again each time.
 mutate: $(STAMP)
 	$(PIP) install --quiet 'mutmut==3.8.1'
-	$(VENV)/bin/mutmut run --max-children $(or $(JOBS),2) \
-	    $(if $(SAMPLE),$$($(PY) tests/mutation_score.py --pick $(SAMPLE)),$(MUTANTS)) || true
+	names="$(MUTANTS)"; \
+	if [ -n "$(SAMPLE)" ]; then names=$$($(PY) tests/mutation_score.py --pick $(SAMPLE)) || exit 1; fi; \
+	$(VENV)/bin/mutmut run --max-children $(or $(JOBS),2) $$names
 	$(PY) tests/mutation_score.py $(if $(SAMPLE),--picked)
