@@ -478,7 +478,7 @@ def cancel(
 @app.command()
 def worker(
     folder: Annotated[Path, typer.Argument(help="A project, or a folder of projects.")] = Path("."),
-    batch: Annotated[int | None, typer.Option(help="At most this many images per backend call (default: what the backend makes best: 32 for diffusers on a GPU, else 16).")] = None,
+    batch: Annotated[int | None, typer.Option(help="At most this many images per backend call (default: what the backend makes best: for diffusers on a GPU 8 to 32 by its memory, else 16).")] = None,
 ) -> None:
     """Make what the studio queues: every project's jobs under FOLDER, a batch at a time, until stopped."""
     import logging

@@ -114,6 +114,7 @@ def _takes_dtype() -> bool:
 
 class DiffusersBackend(ImageBackend):
     name = "diffusers"
+
     def _device_guess(self) -> str:
         """The device it makes pictures on (before loading: where it will)."""
         if self._device is not None:
@@ -194,7 +195,7 @@ class DiffusersBackend(ImageBackend):
                 "the diffusers backend needs torch and diffusers: run `pip install 'storyreel[diffusers]'` "
                 "or use --backend sketch"
             ) from None
-        device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = self._device_guess()
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         cls = StableDiffusionXLPipeline if self.family == "sdxl" else StableDiffusionPipeline
         dtype_arg = "dtype" if _takes_dtype() else "torch_dtype"  # diffusers renamed it

@@ -87,12 +87,11 @@ def image_jobs(kind: str, target: str, backend: ImageBackend, requests: list[Ima
     out = []
     for slot, req in enumerate(requests):
         shared = input_key(backend.name, backend.model_id, req.steps, req.guidance, req.width, req.height)
-        batch = f"{kind}:{target}:{shared}"
         spec = {"backend": backend.name, "model": backend.location or backend.model_id, "model_id": backend.model_id,
                 "request": asdict(req)}  # fmt: skip
         if backend.options:
             spec["options"] = dict(backend.options)  # an HTTP backend's server (never its password), a workflow
-        out.append(NewJob(kind, target, request_key(backend, req), batch, spec, slot, priority))
+        out.append(NewJob(kind, target, request_key(backend, req), f"{kind}:{target}:{shared}", spec, slot, priority))
     return out
 
 
