@@ -48,6 +48,11 @@ SCENES = [
 ]
 
 
+def stories(n: int) -> list[str]:
+    """``n`` scenes' texts: SCENES, then again with a view number."""
+    return [SCENES[i % len(SCENES)] + (f", view {i // len(SCENES) + 1}" if i >= len(SCENES) else "") for i in range(n)]
+
+
 # the model ---------------------------------------------------------------------------------------------------------
 def build(arch: str, folder: Path) -> Path:
     """A pipeline of this architecture with random weights, saved in fp16 to ``folder``."""
@@ -161,14 +166,21 @@ def composed(project) -> list[tuple[str, str]]:
     return [(made[s.id].positive, made[s.id].negative) for s in scenes]
 
 
-def new_project(root: Path, name: str, scenes: list[str], model: Path, args: argparse.Namespace):
+def new_project(root: Path, name: str, scenes: list[str]):
+    """A project of these scenes, made with the sketch backend (spaCy finds its characters)."""
     from storyreel import edit
 
     story = "\n".join(f"Narrator: Scene {i + 1}. | {text}" for i, text in enumerate(scenes))
-    settings = {"backend": "diffusers", "model": str(model), "candidates": args.candidates, "seed": args.seed,
-                "steps": args.steps, "guidance": args.guidance, "size": args.size, "style": STYLE,
-                "negative": NEGATIVE, "aspect": "9:16", "compile": args.compile}  # fmt: skip
-    return edit.create_project(root, name, story, settings)
+    return edit.create_project(root, name, story, {"backend": "sketch", "style": STYLE, "negative": NEGATIVE,
+                                                   "aspect": "9:16"})  # fmt: skip
+
+
+def configure(project, model: Path, args: argparse.Namespace) -> None:
+    """The benchmark's settings, given as a user would (``storyreel generate --backend diffusers --model ...``)."""
+    from storyreel.pipeline import Options, resolve
+
+    resolve(project, Options(backend="diffusers", model=str(model), candidates=args.candidates, seed=args.seed,
+                             steps=args.steps, guidance=args.guidance, size=args.size, compile=args.compile))  # fmt: skip
 
 
 def storyreel_run(project, backend=None, batch: int | None = None) -> tuple[dict, object]:
@@ -181,7 +193,12 @@ def storyreel_run(project, backend=None, batch: int | None = None) -> tuple[dict
     device = "cuda" if torch.cuda.is_available() else "cpu"
     t0 = time.perf_counter()
     opts = pipeline.in_force(project)
-    backend = backend or pipeline.backend_for(opts)
+    load = 0.0
+    if backend is None:  # the model loaded first, as the worker would, to say how long that took
+        backend = pipeline.backend_for(opts)
+        backend._load()
+        sync(device)
+        load = time.perf_counter() - t0
     ids = pipeline.queue_candidates(project, opts, backend=backend)
     key = backend_key(backend.name, backend.location or backend.model_id, backend.options)
     worker = Worker(batch_size=batch, backends={key: backend})  # batches across scenes, of the backend's size
@@ -189,7 +206,7 @@ def storyreel_run(project, backend=None, batch: int | None = None) -> tuple[dict
     sync(device)
     total = time.perf_counter() - t0
     assert all(j.state == "done" for j in ended), [j.error for j in ended if j.state != "done"][:1]
-    return {"total": total, "images": worker.made, "backend": worker.backend_seconds, "own": worker.own_seconds,
+    return {"total": total, "load": load, "images": worker.made, "backend": worker.backend_seconds, "own": worker.own_seconds,
             "store": worker.storer.seconds}, backend  # fmt: skip
 
 
@@ -239,7 +256,17 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=None, help="storyreel's batch (default: the backend's; 32 on a GPU)")
     ap.add_argument("--model", type=Path, default=None, help="a model folder to use instead of building one")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--prepare", type=Path, default=None, help="only make the projects, into this folder (for "
+                    "--projects on a machine without spaCy), then stop")  # fmt: skip
+    ap.add_argument("--projects", type=Path, default=None, help="the projects --prepare made")
     args = ap.parse_args()
+    if args.prepare:
+        if args.prepare.exists():
+            raise SystemExit(f"--prepare {args.prepare}: it exists already; give a new folder")
+        for name in ("first", "second"):
+            new_project(args.prepare, name, stories(args.scenes)).close()
+        print(f"made the projects first and second ({args.scenes} scenes) in {args.prepare}")
+        return
     import diffusers  # noqa: F401  (imported before either run is timed)
     import torch
 
@@ -252,8 +279,7 @@ def main() -> None:
     args.steps = args.steps or (1 if args.turbo else 25)
     args.guidance = args.guidance if args.guidance is not None else (0.0 if args.turbo else 7.0)
     args.size = args.size or ("64x112" if args.arch == "tiny" else "384x704")
-    scenes = [SCENES[i % len(SCENES)] + (f", view {i // len(SCENES) + 1}" if i >= len(SCENES) else "")
-              for i in range(args.scenes)]  # fmt: skip
+    scenes = stories(args.scenes)
     n = args.scenes * args.candidates
     work = Path(tempfile.mkdtemp(prefix="storyreel-bench-"))
     try:
@@ -263,14 +289,24 @@ def main() -> None:
         device = torch.cuda.get_device_name() if gpu else "CPU"
         print(f"{args.arch} ({'given' if args.model else f'built in {built:.0f} s'}), {device}: {args.scenes} scenes x "
               f"{args.candidates} candidates = {n} pictures, {args.size}, {args.steps} steps, guidance {args.guidance}")
-        for folder in ("plain", "projects"):
-            (work / folder).mkdir()
-        first = new_project(work / "projects", "first", scenes, model, args)
-        second = new_project(work / "projects", "second", scenes, model, args)
-        first.close()
+        (work / "plain").mkdir()
+        if args.projects:  # made elsewhere with --prepare: where spaCy is not installed
+            shutil.copytree(args.projects, work / "projects")
+        else:
+            for name in ("first", "second"):
+                new_project(work / "projects", name, scenes).close()
+        second = Project(work / "projects" / "second")
+        configure(second, model, args)
         second.close()
-
         p1 = Project(work / "projects" / "first")
+        configure(p1, model, args)
+        if len(p1.scenes()) != args.scenes:
+            raise SystemExit(f"--projects {args.projects}: made with --scenes {len(p1.scenes())}; give that")
+        t = time.perf_counter()
+        if gpu:  # the GPU's start (its driver, its context): paid once per process, by neither run
+            torch.zeros(1, device="cuda")
+            sync("cuda")
+        start = time.perf_counter() - t
         base = plain(model, composed(p1), args, work / "plain")
         free("cuda" if gpu else "cpu")
         cold, backend = storyreel_run(p1, batch=args.batch)
@@ -283,16 +319,20 @@ def main() -> None:
 
         print(line("plain diffusers", base["total"], f"   (load {base['load']:.2f} s, pipeline {base['pipeline']:.2f} s, "
                                                       f"save {base['save']:.2f} s)"))  # fmt: skip
-        print(line("storyreel, end to end", cold["total"], f"   (in the backend {cold['backend']:.2f} s)"))
+        print(line("storyreel, end to end", cold["total"], f"   (load {cold['load']:.2f} s, in the backend "
+                                                           f"{cold['backend']:.2f} s)"))  # fmt: skip
         print(line("storyreel, warm worker", warm["total"], f"   (in the backend {warm['backend']:.2f} s)"))
         own = 1000 * warm["own"] / max(warm["images"], 1)
         store = 1000 * warm["store"] / max(warm["images"], 1)
         print(f"  storyreel's own time per picture outside the backend call: {own:.2f} ms in the worker's thread "
               f"(target < 5 ms); storing (PNG, hash, database) {store:.2f} ms a picture, beside the next batch")
+        if gpu:
+            print(f"  the GPU's start before either run (CUDA's context): {start:.2f} s")
         print(f"  pictures against plain's, seed for seed: mean difference {mean:.3f}, largest {largest} (of 255)")
         if args.json:
             args.json.write_text(json.dumps({"arch": args.arch, "device": device, "pictures": n, "plain": base,
                                              "cold": cold, "warm": warm, "own_ms": own, "store_ms": store,
+                                             "gpu_start": start,
                                              "mean_diff": mean, "max_diff": largest}, indent=2))  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)

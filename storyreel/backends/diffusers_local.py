@@ -104,6 +104,15 @@ def _quiet_libraries() -> None:
         pass
 
 
+def _places(device: str) -> bool:
+    """Can diffusers load a pipeline's weights straight onto ``device`` (``device_map``)?"""
+    try:
+        from diffusers.pipelines.pipeline_utils import SUPPORTED_DEVICE_MAP
+    except ImportError:
+        return False
+    return device in SUPPORTED_DEVICE_MAP
+
+
 def _takes_dtype() -> bool:
     try:
         from diffusers.utils.deprecation_utils import _resolve_dtype  # noqa: F401
@@ -207,6 +216,8 @@ class DiffusersBackend(ImageBackend):
                     kwargs["variant"] = variant
                 if self.family == "sd":
                     kwargs.update(safety_checker=None, requires_safety_checker=False)
+                if _places(device):  # each weight read straight onto the device, not through the CPU's memory
+                    kwargs["device_map"] = device
                 pipe = cls.from_pretrained(self.path, local_files_only=True, **kwargs)
             else:
                 pipe = cls.from_single_file(str(self.path), local_files_only=True, **{dtype_arg: dtype})
@@ -216,7 +227,8 @@ class DiffusersBackend(ImageBackend):
                 "for a single file the matching base config must be in the Hugging Face cache "
                 f"(`storyreel models pull` the base model), or use --backend sketch"
             ) from None
-        pipe = pipe.to(device)
+        if not getattr(pipe, "hf_device_map", None):
+            pipe = pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
         if self.compile:
             self._compiled(pipe, device)

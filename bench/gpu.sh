@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Issue 10's figures in one call on a lent H100/H200 (diffusers is not installed there: its wheels travel along).
+# Here, first:   bash bench/gpu_wheels.sh        (the wheels and the benchmark's projects into .whl/)
+# There:         bash bench/gpu.sh               (the device tool: carry [".whl"], timeout_s 600)
+# Each run's figures go to $OUT/NAME.json and everything printed to $OUT/log; the runs come most needed first, each
+# within what is left of BUDGET seconds (default 540), so a slow compile cannot cost the earlier figures.
+# BENCH_ARGS: more arguments for every run (e.g. "--arch tiny --scenes 2" to try this script on a CPU).
+set -uo pipefail
+out=${OUT:-/tmp/storyreel-gpu}
+mkdir -p "$out"
+exec > >(tee -a "$out/log") 2>&1
+if [ -d .whl ] && ls .whl/*.whl > /dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        || exit 1
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=/tmp/storyreel-inductor
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
+python3 -c "import torch, diffusers, transformers; print('torch', torch.__version__, '| diffusers', diffusers.__version__,
+'| transformers', transformers.__version__)" || exit 1
+deadline=$(( $(date +%s) + ${BUDGET:-540} ))
+projects=()
+[ -d .whl/projects ] && projects=(--projects .whl/projects)
+run() {  # NAME ARGS...: one benchmark run, within the time left
+    local name=$1 left=$(( deadline - $(date +%s) ))
+    shift
+    if [ "$left" -lt 30 ]; then echo "== $name: skipped, ${left} s left"; return; fi
+    echo "== $name ($*), at most ${left} s"
+    timeout --signal=INT "$left" python3 bench/generate.py "${projects[@]}" --json "$out/$name.json" "$@" ${BENCH_ARGS:-}
+    echo "== $name: exit $?"
+}
+run sd15 --arch sd15
+run turbo --arch sd21 --turbo
+run turbo-compiled --arch sd21 --turbo --compile
+run sd15-compiled --arch sd15 --compile
