@@ -119,6 +119,15 @@ def build(arch: str, folder: Path) -> Path:
     return folder
 
 
+def built_once(arch: str, folder: Path) -> Path:
+    """The model of this architecture in ``folder``: built there unless a run before built it."""
+    model = folder / f"model-{arch}"
+    if not (model / "model_index.json").exists():
+        shutil.rmtree(model, ignore_errors=True)  # a build stopped half way
+        build(arch, model)
+    return model
+
+
 # the two runs ------------------------------------------------------------------------------------------------------
 def plain(model: Path, prompts: list[tuple[str, str]], args: argparse.Namespace, out: Path) -> dict:
     """The plain diffusers script, with the prompts storyreel composed (positive, negative) for each scene."""
@@ -154,6 +163,7 @@ def plain(model: Path, prompts: list[tuple[str, str]], args: argparse.Namespace,
 
 
 STYLE = "storybook illustration"
+PROJECTS = ("first", "second", "third")  # plain's twin end to end, the warm worker's, and --deepcache's
 NEGATIVE = "blurry"
 
 
@@ -175,12 +185,13 @@ def new_project(root: Path, name: str, scenes: list[str]):
                                                    "aspect": "9:16"})  # fmt: skip
 
 
-def configure(project, model: Path, args: argparse.Namespace) -> None:
+def configure(project, model: Path, args: argparse.Namespace, deepcache: int = 0) -> None:
     """The benchmark's settings, given as a user would (``storyreel generate --backend diffusers --model ...``)."""
     from storyreel.pipeline import Options, resolve
 
     resolve(project, Options(backend="diffusers", model=str(model), candidates=args.candidates, seed=args.seed,
-                             steps=args.steps, guidance=args.guidance, size=args.size, compile=args.compile))  # fmt: skip
+                             steps=args.steps, guidance=args.guidance, size=args.size, compile=args.compile,
+                             deepcache=deepcache))  # fmt: skip
 
 
 def storyreel_run(project, backend=None, batch: int | None = None) -> tuple[dict, object]:
@@ -225,6 +236,22 @@ def compare(project, plain_dir: Path) -> tuple[float, int]:
     return float(np.mean(diffs)), largest
 
 
+def side_by_side(project, plain_dir: Path, out: Path, n: int = 4) -> None:
+    """The first scene's first ``n`` candidates: plain's above, the project's below."""
+    from PIL import Image
+
+    scene = project.scenes()[0]
+    rows = project.candidates(scene.id)[:n]
+    ours = [Image.open(project.media.path(r.media)).convert("RGB") for r in rows]
+    theirs = [Image.open(plain_dir / f"{scene.index}-{r.seed}.png").convert("RGB") for r in rows]
+    w, h = ours[0].size
+    sheet = Image.new("RGB", (w * len(rows), h * 2), "white")
+    for i, (a, b) in enumerate(zip(theirs, ours, strict=True)):
+        sheet.paste(a, (i * w, 0))
+        sheet.paste(b, (i * w, h))
+    sheet.save(out)
+
+
 def sync(device: str) -> None:
     import torch
 
@@ -254,6 +281,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--compile", action="store_true", help="storyreel with --compile (its first batch compiles)")
     ap.add_argument("--batch", type=int, default=None, help="storyreel's batch (default: the backend's; 32 on a GPU)")
+    ap.add_argument("--deepcache", type=int, default=0, help="also a warm run with --deepcache N (opt-in: it changes "
+                    "the pictures), measured against plain's")  # fmt: skip
+    ap.add_argument("--side-by-side", type=Path, default=None, help="with --deepcache: the PNG of plain's pictures "
+                    "above its (default: in the temporary folder)")  # fmt: skip
+    ap.add_argument("--models", type=Path, default=None, help="keep the models built here, for the next runs")
     ap.add_argument("--model", type=Path, default=None, help="a model folder to use instead of building one")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--prepare", type=Path, default=None, help="only make the projects, into this folder (for "
@@ -263,7 +295,7 @@ def main() -> None:
     if args.prepare:
         if args.prepare.exists():
             raise SystemExit(f"--prepare {args.prepare}: it exists already; give a new folder")
-        for name in ("first", "second"):
+        for name in PROJECTS:
             new_project(args.prepare, name, stories(args.scenes)).close()
         print(f"made the projects first and second ({args.scenes} scenes) in {args.prepare}")
         return
@@ -284,16 +316,16 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="storyreel-bench-"))
     try:
         t = time.perf_counter()
-        model = args.model or build(args.arch, work / f"model-{args.arch}")
+        model = args.model or built_once(args.arch, args.models or work)
         built = time.perf_counter() - t
         device = torch.cuda.get_device_name() if gpu else "CPU"
-        print(f"{args.arch} ({'given' if args.model else f'built in {built:.0f} s'}), {device}: {args.scenes} scenes x "
+        print(f"{args.arch} ({'given' if args.model else f'ready in {built:.0f} s'}), {device}: {args.scenes} scenes x "
               f"{args.candidates} candidates = {n} pictures, {args.size}, {args.steps} steps, guidance {args.guidance}")
         (work / "plain").mkdir()
         if args.projects:  # made elsewhere with --prepare: where spaCy is not installed
             shutil.copytree(args.projects, work / "projects")
         else:
-            for name in ("first", "second"):
+            for name in PROJECTS:
                 new_project(work / "projects", name, scenes).close()
         second = Project(work / "projects" / "second")
         configure(second, model, args)
@@ -313,6 +345,20 @@ def main() -> None:
         p2 = Project(work / "projects" / "second")
         warm, _ = storyreel_run(p2, backend, batch=args.batch)
         mean, largest = compare(p1, work / "plain")
+        reused = None
+        if args.deepcache:  # opt-in, and it changes the pictures: its speed and how far from the full ones
+            p3 = Project(work / "projects" / "third")
+            configure(p3, model, args, args.deepcache)
+            del backend
+            free("cuda" if gpu else "cpu")
+            from storyreel import pipeline
+
+            cached = pipeline.backend_for(pipeline.in_force(p3))
+            cached._load()  # a warm worker's
+            reused, _ = storyreel_run(p3, cached, batch=args.batch)
+            reused["mean_diff"], reused["max_diff"] = compare(p3, work / "plain")
+            side = args.side_by_side or Path(tempfile.gettempdir()) / f"storyreel-deepcache-{args.arch}.png"
+            side_by_side(p3, work / "plain", side)
 
         def line(name: str, seconds: float, extra: str = "") -> str:
             return f"  {name:<24} {seconds:7.2f} s  {n / seconds:7.2f} pictures/s  {base['total'] / seconds:5.2f}x plain{extra}"
@@ -322,6 +368,9 @@ def main() -> None:
         print(line("storyreel, end to end", cold["total"], f"   (load {cold['load']:.2f} s, in the backend "
                                                            f"{cold['backend']:.2f} s)"))  # fmt: skip
         print(line("storyreel, warm worker", warm["total"], f"   (in the backend {warm['backend']:.2f} s)"))
+        if reused:
+            print(line(f"warm, --deepcache {args.deepcache}", reused["total"], f"   (pictures against plain's: mean "
+                       f"difference {reused['mean_diff']:.2f}, largest {reused['max_diff']}; side by side: {side})"))  # fmt: skip
         own = 1000 * warm["own"] / max(warm["images"], 1)
         store = 1000 * warm["store"] / max(warm["images"], 1)
         print(f"  storyreel's own time per picture outside the backend call: {own:.2f} ms in the worker's thread "
@@ -333,7 +382,8 @@ def main() -> None:
             args.json.write_text(json.dumps({"arch": args.arch, "device": device, "pictures": n, "plain": base,
                                              "cold": cold, "warm": warm, "own_ms": own, "store_ms": store,
                                              "gpu_start": start,
-                                             "mean_diff": mean, "max_diff": largest}, indent=2))  # fmt: skip
+                                             "mean_diff": mean, "max_diff": largest, "deepcache": reused},
+                                            indent=2))  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -21,15 +21,18 @@ python3 -c "import torch, diffusers, transformers; print('torch', torch.__versio
 deadline=$(( $(date +%s) + ${BUDGET:-540} ))
 projects=()
 [ -d .whl/projects ] && projects=(--projects .whl/projects)
-run() {  # NAME ARGS...: one benchmark run, within the time left
-    local name=$1 left=$(( deadline - $(date +%s) ))
-    shift
+run() {  # NAME SCRIPT ARGS...: one benchmark run, within the time left
+    local name=$1 script=$2 left=$(( deadline - $(date +%s) ))
+    shift 2
     if [ "$left" -lt 30 ]; then echo "== $name: skipped, ${left} s left"; return; fi
     echo "== $name ($*), at most ${left} s"
-    timeout --signal=INT "$left" python3 bench/generate.py "${projects[@]}" --json "$out/$name.json" "$@" ${BENCH_ARGS:-}
+    timeout --signal=INT "$left" python3 "bench/$script" --models /tmp/storyreel-models --json "$out/$name.json" "$@" \
+        ${BENCH_ARGS:-}
     echo "== $name: exit $?"
 }
-run sd15 --arch sd15
-run turbo --arch sd21 --turbo
-run turbo-compiled --arch sd21 --turbo --compile
-run sd15-compiled --arch sd15 --compile
+gen() { local name=$1; shift; run "$name" generate.py "${projects[@]}" "$@"; }
+gen sd15 --arch sd15 --deepcache 3 --side-by-side "$out/sd15-deepcache3.png"
+gen turbo --arch sd21 --turbo
+run load load.py --arch sd15
+gen turbo-compiled --arch sd21 --turbo --compile
+gen sd15-compiled --arch sd15 --compile

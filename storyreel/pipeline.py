@@ -82,6 +82,7 @@ class Options:
     ray_address: str | None = None  # a running Ray cluster; None: a local one started for the run
     ray_actors: int | None = None  # None: one per GPU, or one per four CPUs
     compile: bool | None = None  # diffusers: torch.compile the UNet and the VAE decoder (remembered)
+    deepcache: int | None = None  # diffusers: the UNet's deep blocks every n-th step only (0: off; remembered)
 
 
 DEFAULTS: dict[str, Any] = {
@@ -95,6 +96,7 @@ DEFAULTS: dict[str, Any] = {
     "ray_address": None,
     "ray_actors": None,
     "compile": False,
+    "deepcache": 0,
     "candidates": 1,
     "style": DEFAULT_STYLE,
     "negative": DEFAULT_NEGATIVE,
@@ -113,10 +115,10 @@ DEFAULTS: dict[str, Any] = {
 }
 EXECUTORS = ("inprocess", "ray")
 # options that, once given, the project remembers for the next command
-REMEMBERED = ("backend", "model", "backend_url", "workflow", "llm_url", "llm_model", "compile", "candidates", "seed",
-              "steps", "guidance", "size", "style", "negative", "aspect", "tts", "voice", "speed", "music",
-              "music_volume", "coref", "scenes", "captions", "caption_size", "motion", "transitions",
-              "language")  # fmt: skip
+REMEMBERED = ("backend", "model", "backend_url", "workflow", "llm_url", "llm_model", "compile", "deepcache",
+              "candidates", "seed", "steps", "guidance", "size", "style", "negative", "aspect", "tts", "voice",
+              "speed", "music", "music_volume", "coref", "scenes", "captions", "caption_size", "motion",
+              "transitions", "language")  # fmt: skip
 
 
 @dataclass
@@ -199,7 +201,14 @@ def check_options(merged: dict[str, Any], given: dict[str, Any], project_path: P
     if {"tts", "voice", "speed", "language"} & set(given):
         engine = plugins.create("tts_engine", merged["tts"], voice=merged.get("voice"), speed=merged.get("speed"))
         engine.check()  # a voice that does not exist is found now, not after the pictures are made
-    if {"backend", "model", "backend_url", "workflow", "compile"} & set(given):
+    if merged.get("deepcache"):
+        from .backends.diffusers_local import check_deepcache
+
+        check_deepcache(merged["deepcache"])
+    if merged.get("compile") and merged.get("deepcache") and {"compile", "deepcache"} & set(given):
+        raise InputError("--compile and --deepcache do not go together yet: choose one (--deepcache 0 or "
+                         "--no-compile turns the other off)")  # fmt: skip
+    if {"backend", "model", "backend_url", "workflow", "compile", "deepcache"} & set(given):
         backend_for(merged)  # an unknown backend, a model not found, a server URL missing
     if given.get("music"):
         from .render.ffmpeg import check_audio
@@ -313,6 +322,8 @@ def backend_for(opts: dict[str, Any], log: Log = _quiet, url: str | None = None)
         extra["workflow"] = str(opts["workflow"])
     if opts.get("compile"):
         extra["compile"] = "1"
+    if opts.get("deepcache"):
+        extra["deepcache"] = str(opts["deepcache"])
     return choose_backend(opts["backend"], opts.get("model"), log, **extra)
 
 

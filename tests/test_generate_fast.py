@@ -108,3 +108,66 @@ def test_compiled_batches_are_padded_to_a_few_sizes_and_make_the_same_pictures(t
     plain = DiffusersBackend(str(tiny_model)).generate(_requests([5, 6, 7]))
     assert sizes == [4, 3] and len(padded) == 3
     assert all(np.abs(np.asarray(a, dtype=int) - np.asarray(b)).max() <= 1 for a, b in zip(padded, plain, strict=True))
+
+
+def test_deepcache_computes_the_deep_layers_every_nth_step_and_keeps_each_seeds_picture(tiny_model, monkeypatch):
+    """--deepcache 3: the UNet's middle runs on steps 0, 3 and 6 of 8 only; each picture comes out close to the full
+    one (far closer than another seed's), yet not the same, and the same for its seed in any batch."""
+    from diffusers.models.unets.unet_2d_blocks import UNetMidBlock2DCrossAttn
+
+    from storyreel.backends.diffusers_local import DiffusersBackend
+
+    runs: list[int] = []
+    real = UNetMidBlock2DCrossAttn.forward
+
+    def counted(self, *args, **kwargs):
+        runs.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(UNetMidBlock2DCrossAttn, "forward", counted)
+
+    def eight(seeds, prompt="a green dragon asleep on gold"):
+        return [ImageRequest(prompt, "blurry", s, 8, 6.0, 64, 112) for s in seeds]
+
+    full = [np.asarray(im, dtype=int) for im in DiffusersBackend(str(tiny_model)).generate(eight([5, 6]))]
+    assert len(runs) == 8  # every step
+    runs.clear()
+    backend = DiffusersBackend(str(tiny_model), deepcache=3)
+    reused = [np.asarray(im, dtype=int) for im in backend.generate(eight([5, 6]))]
+    assert len(runs) == 3
+    other_seed = np.abs(full[0] - full[1]).mean()
+    for a, b in zip(reused, full, strict=True):
+        assert 0 < np.abs(a - b).mean() < other_seed / 10
+    mixed = backend.generate(eight([9]) + eight([6]) + eight([3], "a knight"))
+    assert np.abs(np.asarray(mixed[1], dtype=int) - reused[1]).max() <= 1
+    assert "deep features every 3 steps" in backend.describe()
+
+
+def test_deepcache_from_the_command_line_makes_the_candidates_again_and_bad_values_say_what_to_give(
+    tmp_path, tiny_model, cli
+):  # fmt: skip
+    """Turned on, the candidates are made again (the pictures change, as with other steps) and the option is
+    remembered; with --compile, or out of range, one line says what to do and nothing changes; turned off, the full
+    pictures made before are the scenes' again, nothing made."""
+    from storyreel.store.db import Project
+
+    story = tmp_path / "story.md"
+    story.write_text(THREE_SCENES, encoding="utf-8")
+    p = tmp_path / "p"
+    assert cli("new", story, "--project", p).code == 0
+    full = cli("generate", p, "--backend", "diffusers", "--model", tiny_model, "--steps", "4", "--size", "64x112",
+               "--candidates", "1")  # fmt: skip
+    assert full.code == 0 and "made 3 candidates" in full.stderr
+    reused = cli("generate", p, "--deepcache", "2")
+    assert reused.code == 0 and "made 3 candidates" in reused.stderr and "deep features every 2 steps" in reused.stderr
+    for bad, says in ((["--deepcache", "2", "--compile"], "--compile and --deepcache do not go together yet"),
+                      (["--deepcache", "12"], "--deepcache 12: give 2 to 10")):  # fmt: skip
+        run = cli("generate", p, *bad)
+        lines = run.stderr.strip().splitlines()
+        assert run.code != 0 and len(lines) == 1 and says in lines[0] and "Traceback" not in run.stderr
+    project = Project(p)
+    assert project.settings().get("deepcache") == 2 and not project.settings().get("compile")
+    assert len(project.candidates()) == 6
+    project.close()
+    off = cli("generate", p, "--deepcache", "0")
+    assert off.code == 0 and "made 0 candidates" in off.stderr

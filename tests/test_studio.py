@@ -430,6 +430,20 @@ def test_settings_go_back_to_the_model_defaults_and_a_bad_value_stores_nothing(t
     assert project.settings().get("size") is None and project.settings()["steps"] is None  # nothing stored
 
 
+def test_settings_take_deepcache_and_refuse_it_with_compile(tale):
+    project = Project(tale)
+    at = studio("settings")
+    at.number_input(key="deepcache").set_value(3)
+    at.checkbox(key="compile").check()
+    at.button(key="save_settings").click().run()
+    assert not at.exception and any("do not go together" in e.value for e in at.error)
+    assert not project.settings().get("deepcache") and not project.settings().get("compile")  # nothing stored
+    at.checkbox(key="compile").uncheck()
+    at.button(key="save_settings").click().run()
+    ok(at)
+    assert project.settings()["deepcache"] == 3 and at.number_input(key="deepcache").value == 3
+
+
 def test_settings_take_an_a1111_server_without_its_password(tale):
     project = Project(tale)
     at = studio("settings")

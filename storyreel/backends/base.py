@@ -46,6 +46,10 @@ class ImageBackend(ABC):
     #: queue's jobs, so never a password
     options: dict[str, str] = {}  # noqa: RUF012 (read-only; a backend that has options sets its own)
 
+    #: the options that change the pictures themselves (a model's own shortcut): part of every candidate's key, so
+    #: turning one on or off makes the candidates again, as a change of steps would
+    picture_options: dict[str, str] = {}  # noqa: RUF012 (read-only, as options)
+
     #: whether its pictures take a character's reference picture (ImageRequest.reference)
     takes_reference: bool = False
 

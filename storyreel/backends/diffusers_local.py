@@ -154,11 +154,14 @@ class DiffusersBackend(ImageBackend):
         return size // 2 if self.family == "sdxl" else size
 
     def __init__(self, model: str | None = None, device: str | None = None, compile: object = None,
-                 **_: object) -> None:  # fmt: skip
+                 deepcache: object = None, **_: object) -> None:  # fmt: skip
         self.model = model or DEFAULT_MODEL
         # opt-in: channels-last, fused attention projections, torch.compile of the UNet and the VAE decoder
         self.compile = str(compile).lower() in ("1", "true", "yes", "on")
-        self.options = {"compile": "1"} if self.compile else {}
+        # opt-in: the UNet's deep blocks computed every n-th step only (DeepCache); 0 or 1: every step
+        self.deepcache = check_deepcache(deepcache)
+        self.picture_options = {"deepcache": str(self.deepcache)} if self.deepcache else {}
+        self.options = {**({"compile": "1"} if self.compile else {}), **self.picture_options}
         self.kind, self.path = locate(self.model)
         self.family = _family(self.kind, self.path)
         self.model_id = self.model
@@ -166,6 +169,7 @@ class DiffusersBackend(ImageBackend):
         self.location = str(self.path.resolve())
         self._device = device
         self._pipe: Any = None
+        self._reuse: FeatureReuse | None = None
         self.max_batch: int | None = None  # set when the GPU ran out of memory: the most pictures made at once
         self.notes: list[str] = []  # what the user should know of the last batches (the worker says them)
         if self.compile:  # said before the first batch, which it makes long
@@ -230,6 +234,8 @@ class DiffusersBackend(ImageBackend):
         if not getattr(pipe, "hf_device_map", None):
             pipe = pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
+        if self.deepcache:
+            self._reuse = FeatureReuse(pipe.unet, self.deepcache)
         if self.compile:
             self._compiled(pipe, device)
         self._device = device
@@ -261,7 +267,8 @@ class DiffusersBackend(ImageBackend):
         pipe.vae.decode = torch.compile(pipe.vae.decode, mode=mode, dynamic=False)
 
     def describe(self) -> str:
-        return super().describe() + (", compiled" if self.compile else "")
+        return (super().describe() + (", compiled" if self.compile else "")
+                + (f", deep features every {self.deepcache} steps" if self.deepcache else ""))  # fmt: skip
 
     def generate(
         self, requests: list[ImageRequest], progress: Progress | None = None, should_stop: ShouldStop | None = None
@@ -335,23 +342,74 @@ class DiffusersBackend(ImageBackend):
 
         # generators on the CPU, so a seed makes the same image on any device and in any batch
         generators = [torch.Generator("cpu").manual_seed(r.seed) for r in requests]
-        with torch.inference_mode():
-            result = pipe(
-                prompt=[r.prompt for r in requests],
-                negative_prompt=[r.negative for r in requests] if first.guidance > 1 else None,
-                num_inference_steps=first.steps,
-                guidance_scale=first.guidance,
-                width=first.width,
-                height=first.height,
-                generator=generators,
-                callback_on_step_end=on_step,
-                output_type="pt",
-            )
-            if stopped:
-                raise Cancelled("generation stopped; finished candidates are kept")
-            # to 8 bits where the pictures are (the GPU), then one copy: as diffusers' own PIL output, less the wait
-            pixels = (result.images.float() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
+        try:
+            with torch.inference_mode():
+                result = pipe(
+                    prompt=[r.prompt for r in requests],
+                    negative_prompt=[r.negative for r in requests] if first.guidance > 1 else None,
+                    num_inference_steps=first.steps,
+                    guidance_scale=first.guidance,
+                    width=first.width,
+                    height=first.height,
+                    generator=generators,
+                    callback_on_step_end=on_step,
+                    output_type="pt",
+                )
+                if stopped:
+                    raise Cancelled("generation stopped; finished candidates are kept")
+                # to 8 bits where the pictures are (the GPU), then one copy: as diffusers' own PIL output, less the wait
+                pixels = (result.images.float() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
+        finally:
+            if self._reuse is not None:
+                self._reuse.reset()  # the next batch starts at its first step; the kept features let go
         return [Image.fromarray(a) for a in pixels.numpy()]
+
+
+def check_deepcache(value: object) -> int:
+    """--deepcache as a number of steps: 0 (off), or 2 to 10 (1 is every step: off as well)."""
+    if value is None or value == "":
+        return 0
+    try:
+        n = int(str(value))
+    except ValueError:
+        n = -1
+    if not 0 <= n <= 10:
+        raise InputError(f"--deepcache {value}: give 2 to 10 (the deep layers computed every that many steps; 3 is "
+                         "about twice as fast), or 0 for off")  # fmt: skip
+    return n if n >= 2 else 0
+
+
+class FeatureReuse:
+    """DeepCache (Ma et al., 2023): between two denoising steps the UNet's deep features change little, so they are
+    computed every ``interval``-th step only; on the steps between, the blocks below the outermost ones give back
+    what they gave last, and only the outermost down and up blocks run (fed by fresh skip connections). Each picture
+    of a batch still depends on its own seed alone."""
+
+    def __init__(self, unet: Any, interval: int) -> None:
+        self.interval = interval
+        self.step = 0
+        self.kept: dict[int, Any] = {}
+        deep = [*unet.down_blocks[1:], unet.mid_block, *unet.up_blocks[:-1]]
+        for i, block in enumerate(deep):
+            block.forward = self._reusing(i, block.forward)
+        unet.register_forward_hook(self._stepped)
+
+    def reset(self) -> None:
+        """After a batch (made, stopped or failed): the next one computes everything at its first step."""
+        self.step = 0
+        self.kept.clear()
+
+    def _reusing(self, key: int, forward: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if self.step % self.interval and key in self.kept:
+                return self.kept[key]
+            self.kept[key] = out = forward(*args, **kwargs)
+            return out
+
+        return run
+
+    def _stepped(self, module: Any, args: Any, output: Any) -> None:
+        self.step += 1
 
 
 def _bucket(n: int) -> int:
