@@ -297,7 +297,7 @@ def main() -> None:
             raise SystemExit(f"--prepare {args.prepare}: it exists already; give a new folder")
         for name in PROJECTS:
             new_project(args.prepare, name, stories(args.scenes)).close()
-        print(f"made the projects first and second ({args.scenes} scenes) in {args.prepare}")
+        print(f"made the projects {', '.join(PROJECTS)} ({args.scenes} scenes) in {args.prepare}")
         return
     import diffusers  # noqa: F401  (imported before either run is timed)
     import torch
@@ -344,21 +344,8 @@ def main() -> None:
         cold, backend = storyreel_run(p1, batch=args.batch)
         p2 = Project(work / "projects" / "second")
         warm, _ = storyreel_run(p2, backend, batch=args.batch)
+        del backend, _  # the GPU's memory back, for the next run
         mean, largest = compare(p1, work / "plain")
-        reused = None
-        if args.deepcache:  # opt-in, and it changes the pictures: its speed and how far from the full ones
-            p3 = Project(work / "projects" / "third")
-            configure(p3, model, args, args.deepcache)
-            del backend
-            free("cuda" if gpu else "cpu")
-            from storyreel import pipeline
-
-            cached = pipeline.backend_for(pipeline.in_force(p3))
-            cached._load()  # a warm worker's
-            reused, _ = storyreel_run(p3, cached, batch=args.batch)
-            reused["mean_diff"], reused["max_diff"] = compare(p3, work / "plain")
-            side = args.side_by_side or Path(tempfile.gettempdir()) / f"storyreel-deepcache-{args.arch}.png"
-            side_by_side(p3, work / "plain", side)
 
         def line(name: str, seconds: float, extra: str = "") -> str:
             return f"  {name:<24} {seconds:7.2f} s  {n / seconds:7.2f} pictures/s  {base['total'] / seconds:5.2f}x plain{extra}"
@@ -368,9 +355,6 @@ def main() -> None:
         print(line("storyreel, end to end", cold["total"], f"   (load {cold['load']:.2f} s, in the backend "
                                                            f"{cold['backend']:.2f} s)"))  # fmt: skip
         print(line("storyreel, warm worker", warm["total"], f"   (in the backend {warm['backend']:.2f} s)"))
-        if reused:
-            print(line(f"warm, --deepcache {args.deepcache}", reused["total"], f"   (pictures against plain's: mean "
-                       f"difference {reused['mean_diff']:.2f}, largest {reused['max_diff']}; side by side: {side})"))  # fmt: skip
         own = 1000 * warm["own"] / max(warm["images"], 1)
         store = 1000 * warm["store"] / max(warm["images"], 1)
         print(f"  storyreel's own time per picture outside the backend call: {own:.2f} ms in the worker's thread "
@@ -378,12 +362,26 @@ def main() -> None:
         if gpu:
             print(f"  the GPU's start before either run (CUDA's context): {start:.2f} s")
         print(f"  pictures against plain's, seed for seed: mean difference {mean:.3f}, largest {largest} (of 255)")
-        if args.json:
-            args.json.write_text(json.dumps({"arch": args.arch, "device": device, "pictures": n, "plain": base,
-                                             "cold": cold, "warm": warm, "own_ms": own, "store_ms": store,
-                                             "gpu_start": start,
-                                             "mean_diff": mean, "max_diff": largest, "deepcache": reused},
-                                            indent=2))  # fmt: skip
+        figures = {"arch": args.arch, "device": device, "pictures": n, "plain": base, "cold": cold, "warm": warm,
+                   "own_ms": own, "store_ms": store, "gpu_start": start, "mean_diff": mean, "max_diff": largest}  # fmt: skip
+        if args.json:  # written before the opt-in run below, which may fail or run out of time
+            args.json.write_text(json.dumps(figures, indent=2))
+        if args.deepcache:  # opt-in, and it changes the pictures: its speed and how far from the full ones
+            from storyreel import pipeline
+
+            free("cuda" if gpu else "cpu")
+            p3 = Project(work / "projects" / "third")
+            configure(p3, model, args, args.deepcache)
+            cached = pipeline.backend_for(pipeline.in_force(p3))
+            cached._load()  # a warm worker's
+            reused, _ = storyreel_run(p3, cached, batch=args.batch)
+            reused["mean_diff"], reused["max_diff"] = compare(p3, work / "plain")
+            side = args.side_by_side or Path(tempfile.gettempdir()) / f"storyreel-deepcache-{args.arch}.png"
+            side_by_side(p3, work / "plain", side)
+            print(line(f"warm, --deepcache {args.deepcache}", reused["total"], f"   (pictures against plain's: mean "
+                       f"difference {reused['mean_diff']:.2f}, largest {reused['max_diff']}; side by side: {side})"))  # fmt: skip
+            if args.json:
+                args.json.write_text(json.dumps({**figures, "deepcache": reused}, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

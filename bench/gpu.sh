@@ -4,8 +4,10 @@
 # There:         bash bench/gpu.sh               (the device tool: carry [".whl"], timeout_s 600)
 # Each run's figures go to $OUT/NAME.json and everything printed to $OUT/log; the runs come most needed first, each
 # within what is left of BUDGET seconds (default 540), so a slow compile cannot cost the earlier figures.
-# BENCH_ARGS: more arguments for every run (e.g. "--arch tiny --scenes 2" to try this script on a CPU).
+# BENCH_ARGS: more arguments for every run (e.g. "--arch tiny --candidates 2 --steps 4" to try this script on a
+# CPU; the projects in .whl/projects have 10 scenes, so no --scenes).
 set -uo pipefail
+deadline=$(( $(date +%s) + ${BUDGET:-540} ))  # from the start: the install counts too
 out=${OUT:-/tmp/storyreel-gpu}
 mkdir -p "$out"
 exec > >(tee -a "$out/log") 2>&1
@@ -18,15 +20,15 @@ export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=/tmp/storyreel-inductor
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
 python3 -c "import torch, diffusers, transformers; print('torch', torch.__version__, '| diffusers', diffusers.__version__,
 '| transformers', transformers.__version__)" || exit 1
-deadline=$(( $(date +%s) + ${BUDGET:-540} ))
 projects=()
 [ -d .whl/projects ] && projects=(--projects .whl/projects)
 run() {  # NAME SCRIPT ARGS...: one benchmark run, within the time left
     local name=$1 script=$2 left=$(( deadline - $(date +%s) ))
     shift 2
-    if [ "$left" -lt 30 ]; then echo "== $name: skipped, ${left} s left"; return; fi
-    echo "== $name ($*), at most ${left} s"
-    timeout --signal=INT "$left" python3 "bench/$script" --models /tmp/storyreel-models --json "$out/$name.json" "$@" \
+    if [ "$left" -lt 40 ]; then echo "== $name: skipped, ${left} s left"; return; fi
+    echo "== $name ($*), at most $(( left - 15 )) s"
+    # interrupted first (the run cleans up after itself), killed 10 s later if it does not stop (a CUDA call)
+    timeout --signal=INT --kill-after=10 "$(( left - 15 ))" python3 "bench/$script" --models /tmp/storyreel-models --json "$out/$name.json" "$@" \
         ${BENCH_ARGS:-}
     echo "== $name: exit $?"
 }

@@ -201,13 +201,10 @@ def check_options(merged: dict[str, Any], given: dict[str, Any], project_path: P
     if {"tts", "voice", "speed", "language"} & set(given):
         engine = plugins.create("tts_engine", merged["tts"], voice=merged.get("voice"), speed=merged.get("speed"))
         engine.check()  # a voice that does not exist is found now, not after the pictures are made
-    if merged.get("deepcache"):
-        from .backends.diffusers_local import check_deepcache
+    if {"compile", "deepcache"} & set(given):  # whichever backend: a remembered pair would fail with diffusers
+        from .backends.diffusers_local import check_speedups
 
-        check_deepcache(merged["deepcache"])
-    if merged.get("compile") and merged.get("deepcache") and {"compile", "deepcache"} & set(given):
-        raise InputError("--compile and --deepcache do not go together yet: choose one (--deepcache 0 or "
-                         "--no-compile turns the other off)")  # fmt: skip
+        check_speedups(bool(merged.get("compile")), merged.get("deepcache"))
     if {"backend", "model", "backend_url", "workflow", "compile", "deepcache"} & set(given):
         backend_for(merged)  # an unknown backend, a model not found, a server URL missing
     if given.get("music"):

@@ -111,36 +111,46 @@ def test_compiled_batches_are_padded_to_a_few_sizes_and_make_the_same_pictures(t
 
 
 def test_deepcache_computes_the_deep_layers_every_nth_step_and_keeps_each_seeds_picture(tiny_model, monkeypatch):
-    """--deepcache 3: the UNet's middle runs on steps 0, 3 and 6 of 8 only; each picture comes out close to the full
-    one (far closer than another seed's), yet not the same, and the same for its seed in any batch."""
-    from diffusers.models.unets.unet_2d_blocks import UNetMidBlock2DCrossAttn
+    """--deepcache 3: the UNet's outermost down and up blocks run at each of 8 steps, the blocks below them on steps
+    0, 3 and 6 only; each picture comes out close to the full one (far closer than another seed's), yet not the
+    same, and the same for its seed in any batch. At one step there is nothing to reuse: the key stays."""
+    from diffusers.models.unets import unet_2d_blocks as blocks
 
     from storyreel.backends.diffusers_local import DiffusersBackend
+    from storyreel.stages.images import request_key
 
-    runs: list[int] = []
-    real = UNetMidBlock2DCrossAttn.forward
+    runs: dict[int, int] = {}  # how often each block computed, by the block
+    for cls in {blocks.DownBlock2D, blocks.CrossAttnDownBlock2D, blocks.UNetMidBlock2DCrossAttn,
+                blocks.CrossAttnUpBlock2D, blocks.UpBlock2D}:  # fmt: skip
 
-    def counted(self, *args, **kwargs):
-        runs.append(1)
-        return real(self, *args, **kwargs)
+        def counted(self, *args, _real=cls.forward, **kwargs):
+            runs[id(self)] = runs.get(id(self), 0) + 1
+            return _real(self, *args, **kwargs)
 
-    monkeypatch.setattr(UNetMidBlock2DCrossAttn, "forward", counted)
+        monkeypatch.setattr(cls, "forward", counted)
 
     def eight(seeds, prompt="a green dragon asleep on gold"):
         return [ImageRequest(prompt, "blurry", s, 8, 6.0, 64, 112) for s in seeds]
 
-    full = [np.asarray(im, dtype=int) for im in DiffusersBackend(str(tiny_model)).generate(eight([5, 6]))]
-    assert len(runs) == 8  # every step
-    runs.clear()
+    def computed(backend) -> list[int]:
+        unet = backend._pipe.unet
+        return [runs.get(id(b), 0) for b in (*unet.down_blocks, unet.mid_block, *unet.up_blocks)]
+
+    plain = DiffusersBackend(str(tiny_model))
+    full = [np.asarray(im, dtype=int) for im in plain.generate(eight([5, 6]))]
+    assert computed(plain) == [8, 8, 8, 8, 8]  # down, down, mid, up, up: every step
     backend = DiffusersBackend(str(tiny_model), deepcache=3)
     reused = [np.asarray(im, dtype=int) for im in backend.generate(eight([5, 6]))]
-    assert len(runs) == 3
+    assert computed(backend) == [8, 3, 3, 3, 8]
     other_seed = np.abs(full[0] - full[1]).mean()
     for a, b in zip(reused, full, strict=True):
         assert 0 < np.abs(a - b).mean() < other_seed / 10
     mixed = backend.generate(eight([9]) + eight([6]) + eight([3], "a knight"))
     assert np.abs(np.asarray(mixed[1], dtype=int) - reused[1]).max() <= 1
     assert "deep features every 3 steps" in backend.describe()
+    one_step, two_steps = ImageRequest("a knight", "", 1, 1, 0.0, 64, 112), ImageRequest("a knight", "", 1, 2, 0.0, 64, 112)
+    assert request_key(backend, one_step) == request_key(plain, one_step)  # Turbo's candidates are not made again
+    assert request_key(backend, two_steps) != request_key(plain, two_steps)
 
 
 def test_deepcache_from_the_command_line_makes_the_candidates_again_and_bad_values_say_what_to_give(

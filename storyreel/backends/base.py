@@ -46,10 +46,6 @@ class ImageBackend(ABC):
     #: queue's jobs, so never a password
     options: dict[str, str] = {}  # noqa: RUF012 (read-only; a backend that has options sets its own)
 
-    #: the options that change the pictures themselves (a model's own shortcut): part of every candidate's key, so
-    #: turning one on or off makes the candidates again, as a change of steps would
-    picture_options: dict[str, str] = {}  # noqa: RUF012 (read-only, as options)
-
     #: whether its pictures take a character's reference picture (ImageRequest.reference)
     takes_reference: bool = False
 
@@ -61,6 +57,11 @@ class ImageBackend(ABC):
     def batch_size(self) -> int | None:
         """How many pictures one call makes best (None: the worker's own batch size)."""
         return None
+
+    def picture_options(self, request: ImageRequest) -> dict[str, str]:
+        """Its options that change this request's picture (a model's own shortcut): part of the candidate's key, so
+        turning one on or off makes the candidates again, as a change of steps would. None for most backends."""
+        return {}
 
     @abstractmethod
     def defaults(self) -> Defaults: ...

@@ -159,9 +159,9 @@ class DiffusersBackend(ImageBackend):
         # opt-in: channels-last, fused attention projections, torch.compile of the UNet and the VAE decoder
         self.compile = str(compile).lower() in ("1", "true", "yes", "on")
         # opt-in: the UNet's deep blocks computed every n-th step only (DeepCache); 0 or 1: every step
-        self.deepcache = check_deepcache(deepcache)
-        self.picture_options = {"deepcache": str(self.deepcache)} if self.deepcache else {}
-        self.options = {**({"compile": "1"} if self.compile else {}), **self.picture_options}
+        self.deepcache = check_speedups(self.compile, deepcache)
+        self.options = {**({"compile": "1"} if self.compile else {}),
+                        **({"deepcache": str(self.deepcache)} if self.deepcache else {})}  # fmt: skip
         self.kind, self.path = locate(self.model)
         self.family = _family(self.kind, self.path)
         self.model_id = self.model
@@ -175,6 +175,10 @@ class DiffusersBackend(ImageBackend):
         if self.compile:  # said before the first batch, which it makes long
             self.notes.append("--compile: the first batch of each size is compiled first (minutes on a GPU); the "
                               "compiled code is kept for the next runs")  # fmt: skip
+
+    def picture_options(self, request: ImageRequest) -> dict[str, str]:
+        """--deepcache changes a picture of two steps or more (at one step there is nothing to reuse)."""
+        return {"deepcache": str(self.deepcache)} if self.deepcache and request.steps > 1 else {}
 
     def defaults(self) -> Defaults:
         turbo = "turbo" in self.model.lower()
@@ -365,6 +369,15 @@ class DiffusersBackend(ImageBackend):
         return [Image.fromarray(a) for a in pixels.numpy()]
 
 
+def check_speedups(compile: bool, deepcache: object) -> int:
+    """--deepcache as a number of steps (0: off), checked, and checked against --compile."""
+    n = check_deepcache(deepcache)
+    if compile and n:
+        raise InputError("--compile and --deepcache do not go together yet: choose one (--deepcache 0 or "
+                         "--no-compile turns the other off)")  # fmt: skip
+    return n
+
+
 def check_deepcache(value: object) -> int:
     """--deepcache as a number of steps: 0 (off), or 2 to 10 (1 is every step: off as well)."""
     if value is None or value == "":
@@ -389,7 +402,7 @@ class FeatureReuse:
         self.interval = interval
         self.step = 0
         self.kept: dict[int, Any] = {}
-        deep = [*unet.down_blocks[1:], unet.mid_block, *unet.up_blocks[:-1]]
+        deep = [b for b in (*unet.down_blocks[1:], unet.mid_block, *unet.up_blocks[:-1]) if b is not None]
         for i, block in enumerate(deep):
             block.forward = self._reusing(i, block.forward)
         unet.register_forward_hook(self._stepped)

@@ -65,13 +65,13 @@ def requests_for(scene: Scene, prompt: Prompt, chars: dict[str, Character], s: I
 def request_key(backend: ImageBackend, req: ImageRequest) -> str:
     return input_key(
         backend.name, backend.model_id, req.prompt, req.negative, req.seed, req.steps, req.guidance,
-        req.width, req.height, *([req.reference] if req.reference else []), *_changing(backend),
+        req.width, req.height, *([req.reference] if req.reference else []), *_changing(backend, req),
     )  # fmt: skip
 
 
-def _changing(backend: ImageBackend) -> list[str]:
-    """The backend's options that change its pictures, as key parts (none for most: the keys made before stay)."""
-    return [f"{k}={v}" for k, v in sorted(backend.picture_options.items())]
+def _changing(backend: ImageBackend, req: ImageRequest) -> list[str]:
+    """The backend's options that change this picture, as key parts (none for most: the keys made before stay)."""
+    return [f"{k}={v}" for k, v in sorted(backend.picture_options(req).items())]
 
 
 def current_candidates(
@@ -92,7 +92,7 @@ def image_jobs(kind: str, target: str, backend: ImageBackend, requests: list[Ima
     out = []
     for slot, req in enumerate(requests):
         shared = input_key(backend.name, backend.model_id, req.steps, req.guidance, req.width, req.height,
-                           *_changing(backend))  # fmt: skip
+                           *_changing(backend, req))  # fmt: skip
         spec = {"backend": backend.name, "model": backend.location or backend.model_id, "model_id": backend.model_id,
                 "request": asdict(req)}  # fmt: skip
         if backend.options:
