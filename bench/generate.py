@@ -221,6 +221,55 @@ def storyreel_run(project, backend=None, batch: int | None = None) -> tuple[dict
             "store": worker.storer.seconds}, backend  # fmt: skip
 
 
+def phases(project, backend, size: int) -> dict:
+    """One more batch of ``size`` of the project's pictures, the device synchronised around each part of the
+    pipeline: where a batch's time goes (text encoders, UNet, VAE decoder, the rest)."""
+    import torch
+
+    from storyreel.types import ImageRequest
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    rows = [r for s in project.scenes() for r in project.candidates(s.id)][:size]
+    requests = [ImageRequest(r.prompt, r.negative, r.seed, r.steps, r.guidance, r.width, r.height) for r in rows]
+    pipe = backend._load()
+    spent: dict[str, float] = {}
+    calls: dict[str, int] = {}
+
+    def timed(name: str, fn):
+        def run(*args, **kwargs):
+            sync(device)
+            t = time.perf_counter()
+            out = fn(*args, **kwargs)
+            sync(device)
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+            calls[name] = calls.get(name, 0) + 1
+            return out
+
+        return run
+
+    parts = [(name, obj, attr) for name, obj, attr in (
+        ("text encoders", getattr(pipe, "text_encoder", None), "forward"),
+        ("text encoders", getattr(pipe, "text_encoder_2", None), "forward"),
+        ("UNet", pipe.unet, "forward"), ("VAE decoder", pipe.vae, "decode")) if obj is not None]  # fmt: skip
+    saved = [(obj, attr, obj.__dict__.get(attr)) for _, obj, attr in parts]
+    for name, obj, attr in parts:
+        setattr(obj, attr, timed(name, getattr(obj, attr)))
+    try:
+        sync(device)
+        t = time.perf_counter()
+        backend.generate(requests)
+        sync(device)
+        total = time.perf_counter() - t
+    finally:
+        for obj, attr, before in saved:
+            if before is None:
+                delattr(obj, attr)  # the class's own again
+            else:
+                setattr(obj, attr, before)
+    return {"pictures": len(requests), "total": total, **spent, "rest": total - sum(spent.values()),
+            "UNet calls": calls.get("UNet", 0)}  # fmt: skip
+
+
 def compare(project, plain_dir: Path) -> tuple[float, int]:
     """Mean and largest pixel difference between storyreel's pictures and plain's, seed for seed."""
     from PIL import Image
@@ -281,6 +330,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--compile", action="store_true", help="storyreel with --compile (its first batch compiles)")
     ap.add_argument("--batch", type=int, default=None, help="storyreel's batch (default: the backend's; 32 on a GPU)")
+    ap.add_argument("--phases", action="store_true", help="also one batch timed part by part (text encoders, UNet, "
+                    "VAE decoder)")  # fmt: skip
     ap.add_argument("--deepcache", type=int, default=0, help="also a warm run with --deepcache N (opt-in: it changes "
                     "the pictures), measured against plain's")  # fmt: skip
     ap.add_argument("--side-by-side", type=Path, default=None, help="with --deepcache: the PNG of plain's pictures "
@@ -366,6 +417,18 @@ def main() -> None:
                    "own_ms": own, "store_ms": store, "gpu_start": start, "mean_diff": mean, "max_diff": largest}  # fmt: skip
         if args.json:  # written before the opt-in run below, which may fail or run out of time
             args.json.write_text(json.dumps(figures, indent=2))
+        if args.phases and not args.compile:  # (a compiled model's parts are not its modules' calls)
+            from storyreel import pipeline
+
+            again = pipeline.backend_for(pipeline.in_force(p2))
+            split = phases(p2, again, again.batch_size or 16)
+            figures["phases"] = split
+            print(f"  one batch of {split['pictures']}, the device synchronised around each part: "
+                  + ", ".join(f"{k} {split[k]:.2f} s" for k in ("text encoders", "UNet", "VAE decoder", "rest")
+                              if k in split) + f" ({split['UNet calls']} UNet calls; {split['total']:.2f} s in all)")  # fmt: skip
+            if args.json:
+                args.json.write_text(json.dumps(figures, indent=2))
+            del again
         if args.deepcache:  # opt-in, and it changes the pictures: its speed and how far from the full ones
             from storyreel import pipeline
 

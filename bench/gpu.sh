@@ -33,8 +33,8 @@ run() {  # NAME SCRIPT ARGS...: one benchmark run, within the time left
     echo "== $name: exit $?"
 }
 gen() { local name=$1; shift; run "$name" generate.py "${projects[@]}" "$@"; }
-gen sd15 --arch sd15 --deepcache 3 --side-by-side "$out/sd15-deepcache3.png"
-gen turbo --arch sd21 --turbo
+gen sd15 --arch sd15 --phases --deepcache 3 --side-by-side "$out/sd15-deepcache3.png"
+gen turbo --arch sd21 --turbo --phases
 run load load.py --arch sd15
 gen turbo-compiled --arch sd21 --turbo --compile
 gen sd15-compiled --arch sd15 --compile
