@@ -266,8 +266,26 @@ def phases(project, backend, size: int) -> dict:
                 delattr(obj, attr)  # the class's own again
             else:
                 setattr(obj, attr, before)
+    # the same batch's decoding alone, by the VAE and by TAESD's architecture (random weights; not in storyreel):
+    # what a tiny decoder would save. Its latents are a full-size VAE's (an eighth of the size), not the test model's
+    decode = {}
+    if pipe.vae_scale_factor == 8:
+        from diffusers import AutoencoderTiny
+
+        first = requests[0]
+        latents = torch.randn(len(requests), 4, first.height // 8, first.width // 8, device=device, dtype=pipe.vae.dtype)
+        tiny = AutoencoderTiny().to(device, pipe.vae.dtype)
+        with torch.inference_mode():
+            for name, vae in (("VAE", pipe.vae), ("TAESD", tiny)):
+                vae.decode(latents[:1])  # its kernels chosen first
+                sync(device)
+                t = time.perf_counter()
+                vae.decode(latents)
+                sync(device)
+                decode[name] = time.perf_counter() - t
+        del tiny, latents
     return {"pictures": len(requests), "total": total, **spent, "rest": total - sum(spent.values()),
-            "UNet calls": calls.get("UNet", 0)}  # fmt: skip
+            "UNet calls": calls.get("UNet", 0), "decode alone": decode}  # fmt: skip
 
 
 def compare(project, plain_dir: Path) -> tuple[float, int]:
@@ -426,6 +444,9 @@ def main() -> None:
             print(f"  one batch of {split['pictures']}, the device synchronised around each part: "
                   + ", ".join(f"{k} {split[k]:.2f} s" for k in ("text encoders", "UNet", "VAE decoder", "rest")
                               if k in split) + f" ({split['UNet calls']} UNet calls; {split['total']:.2f} s in all)")  # fmt: skip
+            if split["decode alone"]:
+                print(f"  decoding that batch alone: the VAE {split['decode alone']['VAE']:.2f} s, TAESD's "
+                      f"architecture {split['decode alone']['TAESD']:.2f} s")  # fmt: skip
             if args.json:
                 args.json.write_text(json.dumps(figures, indent=2))
             del again
