@@ -131,6 +131,21 @@ def _is_ours(db: sqlite3.Connection) -> bool:
     return not tables or "_migrations" in tables
 
 
+def _write_ahead(db: sqlite3.Connection, wait: float = 30.0) -> None:
+    """The database in WAL mode (a new file is switched once). Switching takes the file alone, and SQLite says
+    "database is locked" at once, without the connection's timeout, to a process that opens the same new project
+    at that moment (the studio and a worker, two tabs): it asks again until ``wait`` seconds have passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class Project:
     """A project folder. ``create=False`` opens only one that exists (a worker must never bring back a project
     deleted in the studio). A damaged project is never opened (it could be taken for a new one), except by
@@ -162,7 +177,7 @@ class Project:
             if existed and not _is_ours(self.db):
                 self.db.close()
                 raise StoreError(f"{db_file} is a database of another program: give a new folder for the project")
-            self.db.execute("PRAGMA journal_mode=WAL")
+            _write_ahead(self.db)
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA synchronous=NORMAL")
             migrate(self.db)
