@@ -129,19 +129,26 @@ def built_once(arch: str, folder: Path) -> Path:
 
 
 # the two runs ------------------------------------------------------------------------------------------------------
-def plain(model: Path, prompts: list[tuple[str, str]], args: argparse.Namespace, out: Path) -> dict:
-    """The plain diffusers script, with the prompts storyreel composed (positive, negative) for each scene."""
+def plain_load(model: Path, device: str):
+    """How a diffusers user loads a model: ``from_pretrained`` in fp16 (fp32 on a CPU), then ``.to(device)``."""
     import torch
     from diffusers import DiffusionPipeline
 
     from storyreel.backends.diffusers_local import _takes_dtype
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.float16 if device == "cuda" else torch.float32
+    kw = {"dtype" if _takes_dtype() else "torch_dtype": dtype}
+    return DiffusionPipeline.from_pretrained(model, safety_checker=None, **kw).to(device)
+
+
+def plain(model: Path, prompts: list[tuple[str, str]], args: argparse.Namespace, out: Path) -> dict:
+    """The plain diffusers script, with the prompts storyreel composed (positive, negative) for each scene."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     w, h = (int(x) for x in args.size.split("x"))
     t0 = time.perf_counter()
-    kw = {"dtype" if _takes_dtype() else "torch_dtype": dtype}
-    pipe = DiffusionPipeline.from_pretrained(model, safety_checker=None, **kw).to(device)
+    pipe = plain_load(model, device)
     pipe.set_progress_bar_config(disable=True)
     sync(device)
     t_load = time.perf_counter() - t0

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 WAYS = ("plain", "storyreel", "plain", "storyreel")  # twice each, interleaved: the first of all may pay more
 
 
@@ -27,9 +28,9 @@ def one(way: str, model: Path) -> dict:
     t0 = time.perf_counter()
     import diffusers  # noqa: F401
     import torch
+    from generate import plain_load  # (it puts the project's root on the path)
 
-    sys.path.insert(0, str(ROOT))
-    from storyreel.backends.diffusers_local import DiffusersBackend, _quiet_libraries, _takes_dtype
+    from storyreel.backends.diffusers_local import DiffusersBackend, _quiet_libraries
 
     _quiet_libraries()
     t1 = time.perf_counter()
@@ -39,11 +40,7 @@ def one(way: str, model: Path) -> dict:
         torch.cuda.synchronize()
     t2 = time.perf_counter()
     if way == "plain":
-        from diffusers import DiffusionPipeline
-
-        dtype = torch.float16 if device == "cuda" else torch.float32
-        kw = {"dtype" if _takes_dtype() else "torch_dtype": dtype}
-        pipe = DiffusionPipeline.from_pretrained(model, safety_checker=None, **kw).to(device)
+        pipe = plain_load(model, device)
     else:
         pipe = DiffusersBackend(str(model))._load()
     if device == "cuda":
@@ -64,8 +61,6 @@ def main() -> None:
     if args.one:
         print(json.dumps(one(args.one, args.model)))
         return
-    sys.path.insert(0, str(ROOT / "bench"))
-    sys.path.insert(0, str(ROOT / "tests"))
     from generate import built_once
 
     work = Path(tempfile.mkdtemp(prefix="storyreel-load-"))
